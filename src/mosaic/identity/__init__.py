@@ -1,0 +1,1 @@
+"""Identity: tenants, credentials and the principal of each request."""

@@ -1,0 +1,77 @@
+"""Authentication and the tenant-bound session: the one choke point where a request's
+transaction is scoped to its tenant."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mosaic.core.database import bind_tenant
+from mosaic.core.dependencies import RequestSession, SettingsDep
+from mosaic.core.idempotency import IDEMPOTENCY_HEADER, IdempotentCreate
+from mosaic.core.principal import Principal
+from mosaic.identity import service
+from mosaic.identity.errors import InvalidCredentials
+
+_bearer = HTTPBearer(auto_error=False, description="An API key (`msk_…`) as a bearer token")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+
+
+async def _authenticate(
+    session: RequestSession,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Principal:
+    presented = bearer.credentials if bearer is not None else api_key
+    if not presented:
+        raise InvalidCredentials("Authentication is required")
+    principal = await service.authenticate_api_key(session, plaintext=presented)
+    structlog.contextvars.bind_contextvars(
+        tenant_id=str(principal.tenant_id), principal=principal.key
+    )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_authenticate)]
+
+
+async def _tenant_session(session: RequestSession, principal: CurrentPrincipal) -> AsyncSession:
+    # The only place a request's transaction is bound to a tenant (row-level security).
+    await bind_tenant(session, principal.tenant_id)
+    return session
+
+
+TenantSession = Annotated[AsyncSession, Depends(_tenant_session)]
+
+
+async def _idempotent_create(
+    request: Request,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            description="Send the same key to retry a create safely: you get the first answer.",
+        ),
+    ] = None,
+) -> IdempotentCreate:
+    return await IdempotentCreate.reserve(
+        session,
+        tenant_id=principal.tenant_id,
+        principal=principal.key,
+        key=idempotency_key,
+        method=request.method,
+        path=request.url.path,
+        body=await request.body(),
+        ttl=timedelta(hours=settings.security.idempotency_ttl_hours),
+    )
+
+
+IdempotentCreateDep = Annotated[IdempotentCreate, Depends(_idempotent_create)]

