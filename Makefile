@@ -25,7 +25,7 @@ run: $(STAMP) ## Migrate and serve on http://$${MOSAIC_HOST:-127.0.0.1}:$${MOSAI
 	$(BIN)/mosaic serve
 
 .PHONY: test
-test: $(STAMP) ## Run the whole test suite
+test: lint ## Lint, then run the whole test suite
 	$(BIN)/pytest
 
 .PHONY: lint
@@ -45,7 +45,7 @@ migrate: $(STAMP) ## Apply database migrations
 
 .PHONY: bench
 bench: $(STAMP) ## Run the benchmarks and write docs/benchmarks.md
-	$(BIN)/mosaic bench all
+	$(BIN)/python -m bench
 
 .PHONY: clean
 clean: ## Remove the virtual environment and caches (keeps .mosaic data)
