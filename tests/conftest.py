@@ -136,3 +136,89 @@ def make_tenant(owner_sessions: async_sessionmaker[AsyncSession]) -> TenantFacto
 @pytest.fixture(scope="session")
 def repository_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+EXTERNAL_SERVER_URL = os.environ.get(
+    "MOSAIC_TEST_EXTERNAL_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def external_server_url() -> str:
+    """The machine's own PostgreSQL server (15, no pgvector): required under CI=true."""
+    import asyncio
+
+    import asyncpg
+
+    async def reachable() -> bool:
+        try:
+            connection = await asyncpg.connect(EXTERNAL_SERVER_URL, timeout=5)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await connection.close()
+        return True
+
+    if not asyncio.run(reachable()):
+        if IN_CI:
+            pytest.fail(f"CI=true but the external PostgreSQL at {EXTERNAL_SERVER_URL} is down")
+        pytest.skip(f"no PostgreSQL at {EXTERNAL_SERVER_URL}")
+    return EXTERNAL_SERVER_URL
+
+
+@pytest.fixture
+def fresh_external_database(external_server_url: str) -> Iterator[str]:
+    """A new, empty database on the external server, dropped afterwards."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    name = f"mosaic_test_{uuid4().hex[:12]}"
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(external_server_url)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(external_server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def fresh_embedded_database(embedded_cluster: EmbeddedPostgres) -> Iterator[str]:
+    """A new, empty database on the session's embedded cluster, dropped afterwards."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"mosaic_test_{uuid4().hex[:12]}"
+    admin = embedded_cluster.url(database="postgres")
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield embedded_cluster.url(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["embedded", "external"])
+def fresh_database(request: pytest.FixtureRequest) -> str:
+    """A fresh empty database on each kind of server the suite knows (owner URL)."""
+    fixture = (
+        "fresh_embedded_database" if request.param == "embedded" else "fresh_external_database"
+    )
+    url: str = request.getfixturevalue(fixture)
+    return url

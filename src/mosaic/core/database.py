@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -72,18 +70,6 @@ async def bind_tenant(session: AsyncSession, tenant_id: UUID) -> None:
     connection never carries one request's tenant into the next.
     """
     await session.execute(select(func.set_config(TENANT_SETTING, str(tenant_id), True)))
-
-
-@asynccontextmanager
-async def tenant_transaction(
-    sessionmaker: async_sessionmaker[AsyncSession], tenant_id: UUID | None
-) -> AsyncIterator[AsyncSession]:
-    """A unit of work: one transaction, bound to ``tenant_id`` (or to no tenant at all),
-    committed when the block ends without error and rolled back otherwise."""
-    async with sessionmaker() as session, session.begin():
-        if tenant_id is not None:
-            await bind_tenant(session, tenant_id)
-        yield session
 
 
 @dataclass

@@ -1,0 +1,89 @@
+"""Architecture rules as checks: the dependency rule and the tenant choke point."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SOURCE = Path(__file__).resolve().parent.parent / "src" / "mosaic"
+PLATFORM = ("core", "identity", "authz", "events", "models", "migrations")
+DOMAIN = (
+    "legacies",
+    "stories",
+    "media",
+    "graph",
+    "sources",
+    "search",
+    "ai",
+    "realtime",
+    "plugins",
+    "publishing",
+)
+
+
+def _modules(package: str) -> Iterator[Path]:
+    root = SOURCE / package
+    if root.is_dir():
+        yield from sorted(root.rglob("*.py"))
+
+
+def _imported_modules(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def _is_domain_module(module: str) -> bool:
+    parts = module.split(".")
+    return len(parts) >= 2 and parts[0] == "mosaic" and parts[1] in DOMAIN
+
+
+def _calls_to(name: str) -> Iterator[tuple[Path, int]]:
+    for path in sorted(SOURCE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call):
+                called = node.func
+                called_name = (
+                    called.attr
+                    if isinstance(called, ast.Attribute)
+                    else getattr(called, "id", None)
+                )
+                if called_name == name:
+                    yield path.relative_to(SOURCE), node.lineno
+
+
+@pytest.mark.parametrize("package", PLATFORM)
+def test_platform_modules_never_import_domain_modules(package: str) -> None:
+    offenders = [
+        f"{path.relative_to(SOURCE)} imports {module}"
+        for path in _modules(package)
+        for module in _imported_modules(path)
+        if _is_domain_module(module)
+    ]
+
+    assert offenders == []
+
+
+def test_requests_bind_their_tenant_at_exactly_one_place() -> None:
+    calls = list(_calls_to("bind_tenant"))
+
+    assert [str(path) for path, _ in calls] == ["identity/dependencies.py"]
+
+
+def test_only_the_database_module_sets_the_tenant_setting() -> None:
+    calls = [str(path) for path, _ in _calls_to("set_config")]
+
+    assert calls == ["core/database.py"]
+
+
+def test_the_rule_detects_a_forbidden_import(tmp_path: Path) -> None:
+    module = tmp_path / "offender.py"
+    module.write_text("from mosaic.stories.service import create_story\n")
+
+    assert any(_is_domain_module(name) for name in _imported_modules(module))
