@@ -103,6 +103,8 @@ class ServiceUnavailable(MosaicError):
 
 
 class ErrorBody(BaseModel):
+    """The inside of the envelope: a stable code, a human message, and what went wrong."""
+
     code: str
     message: str
     details: Any = None
@@ -176,6 +178,10 @@ async def _handle_validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _handle_http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI reports a body that is not UTF-8 as a generic parse error; JSON text must be
+        # UTF-8 (RFC 8259), so it is as malformed as a missing brace.
+        return error_response(400, "INVALID_JSON", "The request body is not valid UTF-8 JSON")
     code = _HTTP_STATUS_CODES.get(exc.status_code, HTTPStatus(exc.status_code).name)
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and message == "Not Found":
@@ -186,7 +192,8 @@ async def _handle_http_exception(_: Request, exc: Exception) -> JSONResponse:
 
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Runs in Starlette's outermost middleware, after the request context has been reset,
-    # so the request id comes from the request's own state.
+    # so the request id comes from the request's own state. The trace goes to the log only:
+    # the body says nothing about the code that failed.
     request_id = getattr(request.state, "request_id", None)
     logger.error("unhandled_exception", request_id=request_id, exc_info=exc)
     return error_response(

@@ -1,0 +1,81 @@
+"""Fixtures for the platform kit: a tenant ready to call the API, bulk keys for paging, and an
+app with test-only routes that fail in ways the real routes never should."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from uuid import UUID
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mosaic.app import create_app
+from mosaic.core.database import DatabaseLocation
+from mosaic.core.settings import Settings
+from mosaic.identity import service
+from mosaic.identity.schemas import ApiKeyCreate
+from tests.conftest import TenantFactory, TenantWithKey
+
+KeysFactory = Callable[[TenantWithKey, int], Awaitable[list[UUID]]]
+
+
+class DeliberateFailure(RuntimeError):
+    """What the test-only route raises: a bug nobody handled."""
+
+
+@pytest.fixture
+async def tenant(make_tenant: TenantFactory) -> TenantWithKey:
+    return await make_tenant()
+
+
+@pytest.fixture
+def make_api_keys(owner_sessions: async_sessionmaker[AsyncSession]) -> KeysFactory:
+    """Add ``count`` keys to a tenant directly in the database; returns their ids."""
+
+    async def make(tenant: TenantWithKey, count: int) -> list[UUID]:
+        async with owner_sessions() as session, session.begin():
+            ids = []
+            for number in range(count):
+                key, _ = await service.create_api_key(
+                    session,
+                    tenant_id=tenant.id,
+                    data=ApiKeyCreate(name=f"key {number}", scopes=["tenant:read"]),
+                    granted_by=None,
+                )
+                ids.append(key.id)
+        return ids
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def app_with_faulty_routes(settings: Settings, location: DatabaseLocation) -> FastAPI:
+    """The real app (middleware, handlers) plus routes that misbehave on purpose."""
+    application = create_app(settings, location)
+
+    @application.get("/test-only/boom")
+    async def boom() -> None:
+        raise DeliberateFailure("secret internals: /srv/mosaic/app.py line 42")
+
+    @application.post("/test-only/swallow-body-errors")
+    async def swallow_body_errors(request: Request) -> JSONResponse:
+        # A handler that turns any failure to read the body into its own 400.
+        try:
+            body = await request.body()
+        except Exception:
+            return JSONResponse({"detail": "could not read the body"}, status_code=400)
+        return JSONResponse({"received": len(body)})
+
+    return application
+
+
+@pytest.fixture
+async def faulty_client(app_with_faulty_routes: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    # raise_app_exceptions=False: Starlette re-raises after sending the 500 (so servers can log
+    # it); the client should see what a real caller sees, the response.
+    transport = httpx.ASGITransport(app=app_with_faulty_routes, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
