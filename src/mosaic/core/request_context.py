@@ -8,7 +8,8 @@ from contextvars import ContextVar
 from mosaic.core.ids import new_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Safe to echo in headers and logs: no spaces, quotes or control characters, bounded length.
+_ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _request_id: ContextVar[str | None] = ContextVar("mosaic_request_id", default=None)
 
 
@@ -19,7 +20,8 @@ def current_request_id() -> str | None:
 
 def accept_request_id(offered: str | None) -> str:
     """Keep a caller's well-formed ``X-Request-ID``; otherwise mint a new one."""
-    if offered and _ACCEPTABLE_REQUEST_ID.match(offered):
+    # fullmatch, not match with "$": "$" also matches before a trailing newline.
+    if offered and _ACCEPTABLE_REQUEST_ID.fullmatch(offered):
         return offered
     return new_id().hex
 
@@ -30,4 +32,5 @@ def bind_request_id(request_id: str) -> object:
 
 
 def reset_request_id(token: object) -> None:
+    """Restore the request id that was current before ``bind_request_id``."""
     _request_id.reset(token)  # type: ignore[arg-type]
