@@ -25,7 +25,11 @@ Row = TypeVar("Row")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+_UUID_BYTES = 16
 _SIGNATURE_BYTES = 12
+_KEY_PURPOSE = b"mosaic/pagination-cursor/v1"
+# Real cursors are 38 characters; anything much longer is not worth decoding.
+_MAX_CURSOR_CHARS = 64
 
 
 class PageInfo(BaseModel):
@@ -45,23 +49,41 @@ class Page(BaseModel, Generic[T]):
 class CursorCodec:
     """Encodes the last id of a page as an opaque, tamper-evident token."""
 
-    secret: bytes
+    key: bytes
+
+    @classmethod
+    def for_secret(cls, secret: str) -> CursorCodec:
+        """A codec keyed by a cursor-only key derived from the application secret.
+
+        Deriving a key per purpose means a value signed for one use (a cursor) can never be
+        passed off as a value signed for another, even though both come from one secret.
+        """
+        return cls(hmac.new(secret.encode(), _KEY_PURPOSE, hashlib.sha256).digest())
 
     def encode(self, last_id: UUID) -> str:
+        """The cursor that resumes after ``last_id``."""
         payload = last_id.bytes
-        signature = hmac.new(self.secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
-        return base64.urlsafe_b64encode(payload + signature).rstrip(b"=").decode()
+        return base64.urlsafe_b64encode(payload + self._sign(payload)).rstrip(b"=").decode()
 
     def decode(self, cursor: str) -> UUID:
+        """The id a cursor resumes after; ``InvalidCursor`` unless this codec signed it."""
+        if len(cursor) > _MAX_CURSOR_CHARS:
+            raise InvalidCursor()
         try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            # validate=True: refuse characters outside the alphabet instead of skipping them,
+            # so only the exact token handed out is accepted.
+            raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         except (binascii.Error, ValueError):
             raise InvalidCursor() from None
-        payload, signature = raw[:16], raw[16:]
-        expected = hmac.new(self.secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
-        if len(payload) != 16 or not hmac.compare_digest(signature, expected):
+        if len(raw) != _UUID_BYTES + _SIGNATURE_BYTES:
+            raise InvalidCursor()
+        payload, signature = raw[:_UUID_BYTES], raw[_UUID_BYTES:]
+        if not hmac.compare_digest(signature, self._sign(payload)):
             raise InvalidCursor()
         return UUID(bytes=payload)
+
+    def _sign(self, payload: bytes) -> bytes:
+        return hmac.new(self.key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
 @dataclass(frozen=True)
@@ -88,12 +110,13 @@ class PageRequest:
 def _page_request(
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(max_length=200, description="`next_cursor` of the previous page")
-    ] = None,
+    # No max_length here: every cursor that is not ours, long ones included, is INVALID_CURSOR.
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> PageRequest:
-    codec = CursorCodec(settings.security.secret_key.get_secret_value().encode())
-    return PageRequest(limit=limit, after=codec.decode(cursor) if cursor else None, codec=codec)
+    codec = CursorCodec.for_secret(settings.security.secret_key.get_secret_value())
+    # "?cursor=" is a cursor that was mangled on the way, not a request for the first page.
+    after = codec.decode(cursor) if cursor is not None else None
+    return PageRequest(limit=limit, after=after, codec=codec)
 
 
 PageParams = Annotated[PageRequest, Depends(_page_request)]
