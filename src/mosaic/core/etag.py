@@ -25,11 +25,14 @@ def if_none_match_matches(header: str | None, etag: str) -> bool:
 
 
 class ETagMiddleware:
+    """Adds ``ETag`` to successful JSON ``GET`` responses and answers ``If-None-Match``."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in {"GET", "HEAD"}:
+        # GET only: a HEAD response has no body, so hashing it would tag every resource alike.
+        if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
         if_none_match = Headers(scope=scope).get("if-none-match")
