@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
-from sqlalchemy import ARRAY, DateTime, Index, String
+from sqlalchemy import ARRAY, DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mosaic.models.base import Base, IdMixin, TenantOwned, TimestampMixin
@@ -23,3 +24,5 @@ class ApiKey(IdMixin, TimestampMixin, TenantOwned, Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The user who created the key; NULL for keys made by operators with the CLI.
+    created_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

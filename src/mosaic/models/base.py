@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, func
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from mosaic.core.ids import new_id
@@ -47,3 +48,19 @@ class TenantOwned:
     @declared_attr
     def tenant_id(cls) -> Mapped[UUID]:  # noqa: N805 - SQLAlchemy declared_attr signature
         return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+
+
+def str_enum(enum: type[StrEnum], name: str) -> Enum:
+    """A ``StrEnum`` stored as its values in a ``varchar`` with a CHECK constraint.
+
+    Not a native PostgreSQL enum: adding a value then needs no ``ALTER TYPE`` migration.
+    """
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
