@@ -30,7 +30,12 @@ async def _authenticate(
     presented = bearer.credentials if bearer is not None else api_key
     if not presented:
         raise InvalidCredentials("Authentication is required")
-    principal = await service.authenticate_api_key(session, plaintext=presented)
+    authenticated = await service.authenticate_api_key(session, plaintext=presented)
+    principal = authenticated.principal
+    # The only place a request's transaction is bound to a tenant (row-level security), and
+    # the tenant comes from the verified credential, never from the request.
+    await bind_tenant(session, principal.tenant_id)
+    await service.record_api_key_use(session, key=authenticated)
     structlog.contextvars.bind_contextvars(
         tenant_id=str(principal.tenant_id), principal=principal.key
     )
@@ -40,9 +45,9 @@ async def _authenticate(
 CurrentPrincipal = Annotated[Principal, Depends(_authenticate)]
 
 
-async def _tenant_session(session: RequestSession, principal: CurrentPrincipal) -> AsyncSession:
-    # The only place a request's transaction is bound to a tenant (row-level security).
-    await bind_tenant(session, principal.tenant_id)
+async def _tenant_session(session: RequestSession, _: CurrentPrincipal) -> AsyncSession:
+    # Depending on the principal is what binds the tenant: FastAPI runs _authenticate once
+    # per request and shares the same session with every dependency.
     return session
 
 

@@ -37,7 +37,18 @@ async def find_key_for_verification(session: AsyncSession, prefix: str) -> KeyVe
 
 
 async def touch_key(session: AsyncSession, key_id: UUID, at: datetime) -> None:
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
+    """Stamp ``last_used_at``, unless another transaction holds the row.
+
+    SKIP LOCKED: concurrent requests with one key would otherwise queue on its row lock for
+    their whole transaction; whoever holds the lock is stamping the same thing.
+    """
+    unlocked = (
+        select(ApiKey.id)
+        .where(ApiKey.id == key_id)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    await session.execute(update(ApiKey).where(ApiKey.id == unlocked).values(last_used_at=at))
 
 
 async def list_keys(session: AsyncSession, *, after: UUID | None, limit: int) -> Sequence[ApiKey]:

@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 _SCOPE = re.compile(r"^[a-z][a-z0-9_-]*(:[a-z][a-z0-9_-]*)?$")
 KNOWN_SCOPES = frozenset({"api-keys:read", "api-keys:write", "tenant:read"})
@@ -34,11 +41,15 @@ Scope = Annotated[str, AfterValidator(_known_scope)]
 
 
 class ApiKeyCreate(BaseModel):
+    """What a caller sends to create an API key."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Name
     scopes: list[Scope] = Field(default_factory=list, max_length=len(KNOWN_SCOPES))
-    expires_at: datetime | None = Field(
+    # AwareDatetime: a naive time means a different instant on every server, so it is a 422
+    # that points at the field rather than a guess.
+    expires_at: AwareDatetime | None = Field(
         default=None, description="When the key stops working (RFC 3339, with a time zone)"
     )
 
@@ -65,6 +76,8 @@ class ApiKeyCreated(ApiKeyRead):
 
 
 class TenantRead(BaseModel):
+    """The tenant a credential acts in."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: UUID

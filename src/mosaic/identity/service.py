@@ -5,6 +5,7 @@ Services take the session first and everything else by keyword; they never commi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -32,7 +33,15 @@ logger = structlog.get_logger(__name__)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-async def authenticate_api_key(session: AsyncSession, *, plaintext: str) -> Principal:
+@dataclass(frozen=True)
+class AuthenticatedKey:
+    """A verified API key: the principal it stands for, and when it was last used."""
+
+    principal: Principal
+    last_used_at: datetime | None
+
+
+async def authenticate_api_key(session: AsyncSession, *, plaintext: str) -> AuthenticatedKey:
     """The principal a presented key stands for; one error for every way it can fail."""
     prefix = api_key_secrets.prefix_of(plaintext)
     found = await repository.find_key_for_verification(session, prefix) if prefix else None
@@ -47,17 +56,28 @@ async def authenticate_api_key(session: AsyncSession, *, plaintext: str) -> Prin
     if reason is not None or found is None:
         logger.info("authentication_failed", credential="api_key", reason=reason, prefix=prefix)
         raise InvalidCredentials()
-    if found.last_used_at is None or now - found.last_used_at >= LAST_USED_RESOLUTION:
-        await repository.touch_key(session, found.id, now)
-    return Principal(
+    principal = Principal(
         kind=PrincipalKind.API_KEY,
         subject_id=found.id,
         tenant_id=found.tenant_id,
         scopes=frozenset(found.scopes),
     )
+    return AuthenticatedKey(principal=principal, last_used_at=found.last_used_at)
+
+
+async def record_api_key_use(session: AsyncSession, *, key: AuthenticatedKey) -> None:
+    """Stamp ``last_used_at``; the session must already be bound to the key's tenant.
+
+    Before the tenant is bound, row-level security hides every key, so the update would
+    silently match nothing.
+    """
+    now = datetime.now(UTC)
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        await repository.touch_key(session, key.principal.subject_id, now)
 
 
 def require_scope(principal: Principal, scope: str) -> None:
+    """Raise ``MissingScope`` (403) unless ``principal`` carries ``scope``."""
     if not principal.has_scope(scope):
         logger.info("access_denied", reason="missing_scope", scope=scope, principal=principal.key)
         raise MissingScope(details={"required_scope": scope})
