@@ -3,11 +3,14 @@ app with test-only routes that fail in ways the real routes never should."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -78,4 +81,30 @@ async def faulty_client(app_with_faulty_routes: FastAPI) -> AsyncIterator[httpx.
     # it); the client should see what a real caller sees, the response.
     transport = httpx.ASGITransport(app=app_with_faulty_routes, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def live_server(app: FastAPI) -> AsyncIterator[str]:
+    """The app behind a real uvicorn on a loopback port: real sockets, real chunked bodies."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    # lifespan="off": the session's app has already been started by the ``app`` fixture.
+    config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started:
+        if serving.done():
+            serving.result()  # raises why it could not start
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await serving
+    listener.close()
+
+
+@pytest.fixture
+async def live_client(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
         yield client

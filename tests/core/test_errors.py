@@ -85,6 +85,20 @@ async def test_a_streamed_oversized_body_without_content_length_is_413(
     assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
 
 
+async def test_a_streamed_oversized_body_is_413_over_a_real_connection(
+    live_client: httpx.AsyncClient, tenant: TenantWithKey
+) -> None:
+    response = await live_client.post(
+        "/api/v1/api-keys",
+        content=_chunks(OVER_THE_LIMIT),
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
+
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert response.headers["Connection"] == "close"
+
+
 async def test_a_streamed_oversized_body_is_413_even_when_the_handler_swallows_the_error(
     faulty_client: httpx.AsyncClient,
 ) -> None:

@@ -166,6 +166,20 @@ async def test_concurrent_requests_with_one_key_create_exactly_one_resource(
     assert await _keys_named(owner_sessions, tenant, "raced") == 1
 
 
+async def test_concurrent_requests_over_real_connections_create_exactly_one_resource(
+    live_server: str, tenant: TenantWithKey, owner_sessions: Sessions
+) -> None:
+    async def post_on_its_own_connection() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=live_server, timeout=10) as client:
+            return await _create(client, tenant, "racing-live", {"name": "raced live"})
+
+    responses = await asyncio.gather(*(post_on_its_own_connection() for _ in range(4)))
+
+    assert [response.status_code for response in responses] == [201] * 4
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert await _keys_named(owner_sessions, tenant, "raced live") == 1
+
+
 @pytest.mark.parametrize(
     "key",
     [
