@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.errors import ValidationFailed
 from mosaic.core.ids import new_id
-from mosaic.core.principal import Principal, PrincipalKind
+from mosaic.core.principal import Credential, Principal, PrincipalKind
 from mosaic.identity import api_key_secrets, repository
 from mosaic.identity.errors import (
     ApiKeyNotFound,
@@ -60,6 +60,7 @@ async def authenticate_api_key(session: AsyncSession, *, plaintext: str) -> Auth
         kind=PrincipalKind.API_KEY,
         subject_id=found.id,
         tenant_id=found.tenant_id,
+        credential=Credential.API_KEY,
         scopes=frozenset(found.scopes),
     )
     return AuthenticatedKey(principal=principal, last_used_at=found.last_used_at)
