@@ -24,6 +24,7 @@ class KeyVerification:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    created_by: UUID | None
 
 
 async def find_key_for_verification(session: AsyncSession, prefix: str) -> KeyVerification | None:

@@ -62,6 +62,8 @@ async def authenticate_api_key(session: AsyncSession, *, plaintext: str) -> Auth
         tenant_id=found.tenant_id,
         credential=Credential.API_KEY,
         scopes=frozenset(found.scopes),
+        # A user's key acts as that user, narrowed by its scopes.
+        user_id=found.created_by,
     )
     return AuthenticatedKey(principal=principal, last_used_at=found.last_used_at)
 
