@@ -1,0 +1,1 @@
+"""Mosaic's benchmark harness: ``python -m bench`` measures and writes docs/benchmarks.md."""
