@@ -3,38 +3,52 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+import re
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, TypeVar
+from types import FrameType
+from typing import Annotated, NoReturn, TypeVar
 
+import structlog
 import typer
+from alembic.util import CommandError
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic import __version__
 from mosaic.core.database import DatabaseLocation, create_engine, create_sessionmaker
-from mosaic.core.embedded_postgres import EmbeddedPostgresAlreadyRunning
+from mosaic.core.embedded_postgres import EmbeddedPostgresError
 from mosaic.core.errors import MosaicError
 from mosaic.core.logging import configure_logging
 from mosaic.core.provisioning import provision_database
-from mosaic.core.settings import Settings, get_settings
+from mosaic.core.settings import ConfigurationError, Settings, get_settings
 from mosaic.migrations import runner
 
 T = TypeVar("T")
 
+logger = structlog.get_logger(__name__)
+
+# Lowercase letters, digits and hyphens: safe in URLs, file names and log lines as they are.
+TENANT_SLUG = re.compile(r"^[a-z0-9-]{1,63}$")
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The flags of ``mosaic api-keys create``, by the ApiKeyCreate field they fill.
+_API_KEY_OPTIONS = {"name": "--name", "scopes": "--scope", "expires_at": "--expires-at"}
+
 app = typer.Typer(help="Mosaic: stories and the knowledge inside them.", no_args_is_help=True)
 migrate_app = typer.Typer(help="Database migrations.", invoke_without_command=True)
-tenants_app = typer.Typer(help="Tenants (operator commands, run as the database owner).")
-api_keys_app = typer.Typer(help="API keys (operator commands, run as the database owner).")
+tenants_app = typer.Typer(
+    help="Tenants (operator commands, run as the database owner).", no_args_is_help=True
+)
+api_keys_app = typer.Typer(
+    help="API keys (operator commands, run as the database owner).", no_args_is_help=True
+)
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(api_keys_app, name="api-keys")
-
-
-def _settings() -> Settings:
-    settings = get_settings()
-    configure_logging(settings.observability)
-    return settings
 
 
 @app.command()
@@ -53,11 +67,19 @@ def serve(
 
     from mosaic.app import create_app
 
-    settings = _settings()
-    try:
-        with provision_database(settings.database, exclusive=True) as location:
+    with _operator_errors():
+        settings = _settings()
+        # A stop requested by a signal is a clean exit (0) once PostgreSQL has stopped.
+        with (
+            _stop_on_signals(exit_code=0) as stop,
+            provision_database(settings.database, exclusive=True) as location,
+            stop.interruptible(),
+        ):
             if settings.database.migrate_on_start:
                 runner.upgrade(location.owner_url, settings.database)
+            # uvicorn handles SIGINT/SIGTERM while it runs (stop accepting, let in-flight
+            # requests finish for up to graceful_shutdown_seconds), then re-raises the signal,
+            # which reaches _stop_on_signals and unwinds through the PostgreSQL stop.
             uvicorn.run(
                 create_app(settings, location),
                 host=host or settings.server.host,
@@ -67,9 +89,6 @@ def serve(
                 timeout_graceful_shutdown=settings.server.graceful_shutdown_seconds,
                 server_header=False,
             )
-    except EmbeddedPostgresAlreadyRunning as exc:
-        typer.secho(str(exc), err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from None
 
 
 @migrate_app.callback()
@@ -80,28 +99,25 @@ def migrate(
     """Apply migrations up to REVISION (default: head)."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings()
-    with _location(settings) as location:
+    with _operator_errors(), _database() as (settings, location):
         runner.upgrade(location.owner_url, settings.database, revision)
     typer.echo(f"Database migrated to {revision}.")
 
 
 @migrate_app.command("downgrade")
 def migrate_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1")],
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base")],
 ) -> None:
     """Revert migrations down to REVISION."""
-    settings = _settings()
-    with _location(settings) as location:
+    with _operator_errors(), _database() as (settings, location):
         runner.downgrade(location.owner_url, settings.database, revision)
     typer.echo(f"Database downgraded to {revision}.")
 
 
 @migrate_app.command("current")
 def migrate_current() -> None:
-    """Show the database's current revision."""
-    settings = _settings()
-    with _location(settings) as location:
+    """Show the database's current revision (nothing when no migration is applied)."""
+    with _operator_errors(), _database() as (settings, location):
         runner.current(location.owner_url, settings.database)
 
 
@@ -110,12 +126,22 @@ def tenants_create(
     slug: Annotated[str, typer.Option(help="Short unique name, e.g. 'smith-family'")],
     name: Annotated[str, typer.Option(help="Display name")],
 ) -> None:
-    """Create a tenant."""
+    """Create a tenant and print it as JSON."""
+    from pydantic import TypeAdapter
+
     from mosaic.identity import service
-    from mosaic.identity.schemas import TenantRead
+    from mosaic.identity.schemas import Name, TenantRead
+
+    if not TENANT_SLUG.match(slug):
+        _fail(f"Invalid --slug {slug!r}: use 1 to 63 lowercase letters, digits and hyphens.")
+    try:
+        display_name = TypeAdapter(Name).validate_python(name)
+    except ValidationError as exc:
+        _fail(f"Invalid --name: {_first_message(exc)}")
 
     async def create(session: AsyncSession) -> TenantRead:
-        return TenantRead.model_validate(await service.create_tenant(session, slug=slug, name=name))
+        created = await service.create_tenant(session, slug=slug, name=display_name)
+        return TenantRead.model_validate(created)
 
     tenant = _run_as_owner(create)
     typer.echo(tenant.model_dump_json(indent=2))
@@ -129,15 +155,28 @@ def api_keys_create(
         list[str] | None, typer.Option(help="Scope to grant (repeatable; default: all)")
     ] = None,
     expires_at: Annotated[
-        datetime | None,
-        typer.Option(help="Expiry (ISO 8601 with a time zone)", formats=["%Y-%m-%dT%H:%M:%S%z"]),
+        str | None,
+        typer.Option(help="Expiry, ISO 8601 with a time zone, e.g. 2030-01-31T00:00:00Z"),
     ] = None,
 ) -> None:
-    """Create an API key for a tenant and print it once."""
+    """Create an API key for a tenant and print it, once, as JSON."""
     from mosaic.identity import service
     from mosaic.identity.schemas import KNOWN_SCOPES, ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 
-    data = ApiKeyCreate(name=name, scopes=scope or sorted(KNOWN_SCOPES), expires_at=expires_at)
+    try:
+        data = ApiKeyCreate(
+            name=name,
+            scopes=scope or sorted(KNOWN_SCOPES),
+            expires_at=_parse_expiry(expires_at) if expires_at is not None else None,
+        )
+    except ValidationError as exc:
+        _fail(
+            "\n".join(
+                f"Invalid {_API_KEY_OPTIONS.get(str(error['loc'][0]), error['loc'][0])}: "
+                f"{_clean(error['msg'])}"
+                for error in exc.errors()
+            )
+        )
 
     async def create(session: AsyncSession) -> ApiKeyCreated:
         found = await service.find_tenant(session, slug=tenant)
@@ -151,20 +190,42 @@ def api_keys_create(
     typer.secho("Store the key now: it is not shown again.", err=True, fg=typer.colors.YELLOW)
 
 
-def _location(settings: Settings) -> AbstractContextManager[DatabaseLocation]:
-    return provision_database(settings.database, exclusive=False)
+def _parse_expiry(value: str) -> datetime:
+    bad = (
+        f"Invalid --expires-at {value!r}: use ISO 8601 with a time zone, e.g. 2030-01-31T00:00:00Z"
+    )
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(bad)
+    if parsed.tzinfo is None:
+        _fail(bad)
+    return parsed
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.observability)
+    return settings
+
+
+@contextmanager
+def _database() -> Iterator[tuple[Settings, DatabaseLocation]]:
+    """The settings and the database of a short command; it stops what it started."""
+    settings = _settings()
+    with (
+        _stop_on_signals(exit_code=None) as stop,
+        provision_database(settings.database, exclusive=False) as location,
+        stop.interruptible(),
+    ):
+        yield settings, location
 
 
 def _run_as_owner(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run ``work`` in one owner transaction on a migrated database; exit 1 on a known error."""
-    settings = _settings()
-    try:
-        with provision_database(settings.database, exclusive=False) as location:
-            runner.upgrade(location.owner_url, settings.database)
-            return asyncio.run(_in_owner_transaction(location, settings, work))
-    except MosaicError as exc:
-        typer.secho(f"{exc.code}: {exc.message}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from None
+    with _operator_errors(), _database() as (settings, location):
+        runner.upgrade(location.owner_url, settings.database)
+        return asyncio.run(_in_owner_transaction(location, settings, work))
 
 
 async def _in_owner_transaction(
@@ -178,5 +239,103 @@ async def _in_owner_transaction(
         await engine.dispose()
 
 
+@contextmanager
+def _operator_errors() -> Iterator[None]:
+    """Turn the errors an operator can cause or fix into a message and exit code 1."""
+    try:
+        yield
+    except MosaicError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+    except (ConfigurationError, EmbeddedPostgresError) as exc:
+        _fail(str(exc))
+    except CommandError as exc:
+        _fail(f"Migration failed: {exc}")
+    except (ConnectionError, TimeoutError, socket.gaierror) as exc:
+        _fail(f"Cannot reach the database: {exc}")
+    except DBAPIError as exc:
+        # No statement means the connection itself failed (unknown database or role, bad
+        # password): the operator's to fix. A failing statement is a bug and keeps its trace.
+        if exc.statement is not None:
+            raise
+        _fail(f"Cannot connect to the database: {exc.orig}")
+
+
+class _StopRequested(Exception):
+    """SIGINT or SIGTERM arrived: unwind, stopping what this process started."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _SignalStop:
+    """Turns the first SIGINT/SIGTERM into ``_StopRequested``, but only where that is safe.
+
+    Interrupting initdb or pg_ctl half-way can leave a cluster that never starts again, so
+    outside ``interruptible()`` a signal is only recorded, and acted on once the work is done.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._interruptible = False
+
+    def handle(self, signum: int, _: FrameType | None) -> None:
+        if self.received is not None:
+            # A second signal must not interrupt the stop the first one started.
+            logger.warning("stop_already_in_progress", signal=signal.Signals(signum).name)
+            return
+        self.received = signum
+        if self._interruptible:
+            raise _StopRequested(signum)
+
+    @contextmanager
+    def interruptible(self) -> Iterator[None]:
+        if self.received is not None:
+            raise _StopRequested(self.received)
+        self._interruptible = True
+        try:
+            yield
+        finally:
+            self._interruptible = False
+
+
+@contextmanager
+def _stop_on_signals(*, exit_code: int | None) -> Iterator[_SignalStop]:
+    """Let SIGINT/SIGTERM unwind the block, so the embedded PostgreSQL is always stopped.
+
+    The default SIGTERM action would end the process on the spot and leave the cluster
+    running. ``exit_code`` is the exit status after such a stop; ``None`` means 128 + signal,
+    the shell's convention for a command that was interrupted.
+    """
+    stop = _SignalStop()
+    previous = {sig: signal.signal(sig, stop.handle) for sig in _STOP_SIGNALS}
+    try:
+        yield stop
+    except _StopRequested:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop.received is not None:
+        logger.info("stopped_by_signal", signal=signal.Signals(stop.received).name)
+        code = 128 + stop.received if exit_code is None else exit_code
+        if code:
+            raise typer.Exit(code=code)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=1)
+
+
+def _first_message(exc: ValidationError) -> str:
+    return _clean(exc.errors()[0]["msg"])
+
+
+def _clean(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
 def main() -> None:
+    """Entry point of the ``mosaic`` script."""
     app()

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from filelock import FileLock, Timeout
-
 from mosaic.core.database import DatabaseLocation
-from mosaic.core.embedded_postgres import EmbeddedPostgres
+from mosaic.core.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresAlreadyRunning
 from mosaic.core.settings import DatabaseSettings
 
 
@@ -27,21 +25,18 @@ def provision_database(
         yield DatabaseLocation.for_owner(settings.url, settings)
         return
     embedded = EmbeddedPostgres(settings.data_dir)
-    if not exclusive and _is_owned_by_another_process(embedded):
+    try:
+        # Trying to take the cluster (rather than probing the lock first) leaves no window in
+        # which another process could take it between the probe and the start.
+        owner_url = embedded.start()
+    except EmbeddedPostgresAlreadyRunning:
+        if exclusive:
+            raise
+        owner_url = None
+    if owner_url is None:
         yield DatabaseLocation.for_owner(embedded.attach(), settings)
         return
-    with embedded as owner_url:
-        yield DatabaseLocation.for_owner(owner_url, settings)
-
-
-def _is_owned_by_another_process(embedded: EmbeddedPostgres) -> bool:
-    lock_path = embedded.data_dir / "mosaic.lock"
-    if not lock_path.exists():
-        return False
-    probe = FileLock(lock_path)
     try:
-        probe.acquire(timeout=0)
-    except Timeout:
-        return True
-    probe.release()
-    return False
+        yield DatabaseLocation.for_owner(owner_url, settings)
+    finally:
+        embedded.stop()

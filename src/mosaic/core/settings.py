@@ -6,7 +6,8 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "mosaic-development-secret-key-do-not-use-in-production"  # noqa: S105
@@ -89,19 +90,59 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
-        if self.server.env is Environment.PRODUCTION:
-            secret = self.security.secret_key.get_secret_value()
-            if secret == DEVELOPMENT_SECRET_KEY or len(secret) < 32:
-                raise ValueError(
-                    "MOSAIC_SECRET_KEY must be set to a random value of at least 32 characters "
-                    "when MOSAIC_ENV=production"
-                )
-            if self.database.url is None:
-                raise ValueError("MOSAIC_DATABASE_URL must be set when MOSAIC_ENV=production")
+        if self.server.env is not Environment.PRODUCTION:
+            return self
+        problems = []
+        secret = self.security.secret_key.get_secret_value()
+        if secret == DEVELOPMENT_SECRET_KEY or len(secret) < 32:
+            problems.append(
+                "MOSAIC_SECRET_KEY must be set to a random value of at least 32 characters"
+            )
+        if self.database.url is None:
+            # The embedded cluster is for development: production data belongs on a managed server.
+            problems.append("MOSAIC_DATABASE_URL must be set")
+        if problems:
+            # Both at once, so an operator fixes the environment in one go.
+            raise ValueError(f"{' and '.join(problems)} when MOSAIC_ENV=production")
         return self
+
+
+class ConfigurationError(ValueError):
+    """The environment does not describe a configuration Mosaic can start with."""
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment; raise ``ConfigurationError`` naming the variables."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "\n".join(f"  {_describe(exc.title, error)}" for error in exc.errors())
+        raise ConfigurationError(f"Invalid configuration:\n{problems}") from None
+
+
+def _describe(section_title: str, error: ErrorDetails) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    section = _SECTIONS.get(section_title)
+    if section is None or not error["loc"]:
+        return message
+    name = str(error["loc"][0])
+    alias = section.model_fields[name].validation_alias if name in section.model_fields else None
+    # Name the variable the operator sets, not the Python field.
+    variable = (
+        str(alias.choices[0])
+        if isinstance(alias, AliasChoices)
+        else f"{section.model_config.get('env_prefix', '')}{name}".upper()
+    )
+    return f"{variable}: {message}"
+
+
+_SECTIONS: dict[str, type[BaseSettings]] = {
+    section.__name__: section
+    for section in (ServerSettings, DatabaseSettings, SecuritySettings, ObservabilitySettings)
+}
 
 
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
-    return Settings()
+    return load_settings()

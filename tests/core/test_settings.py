@@ -1,0 +1,139 @@
+"""Settings read from the environment, and what production refuses to start with."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mosaic.core.settings import (
+    DEVELOPMENT_SECRET_KEY,
+    ConfigurationError,
+    Environment,
+    get_settings,
+    load_settings,
+)
+
+GOOD_SECRET = "k" * 40
+SERVER_URL = "postgresql://mosaic@db.internal:5432/mosaic"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("MOSAIC_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_defaults_serve_locally_with_embedded_postgres_under_dot_mosaic() -> None:
+    settings = load_settings()
+
+    assert settings.server.env is Environment.DEVELOPMENT
+    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8000)
+    assert settings.database.url is None
+    assert settings.database.data_dir == Path(".mosaic")
+    assert settings.server.graceful_shutdown_seconds == 30
+
+
+def test_server_and_data_dir_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOSAIC_HOST", "10.0.0.5")
+    monkeypatch.setenv("MOSAIC_PORT", "9001")
+    monkeypatch.setenv("MOSAIC_DATA_DIR", "/var/lib/mosaic")
+    monkeypatch.setenv("MOSAIC_GRACEFUL_SHUTDOWN_SECONDS", "5")
+
+    settings = load_settings()
+
+    assert (settings.server.host, settings.server.port) == ("10.0.0.5", 9001)
+    assert settings.database.data_dir == Path("/var/lib/mosaic")
+    assert settings.server.graceful_shutdown_seconds == 5
+
+
+def test_database_url_is_read_from_database_url_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", SERVER_URL)
+
+    assert load_settings().database.url == SERVER_URL
+
+
+def test_mosaic_database_url_wins_over_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://other@elsewhere/other")
+    monkeypatch.setenv("MOSAIC_DATABASE_URL", SERVER_URL)
+
+    assert load_settings().database.url == SERVER_URL
+
+
+@pytest.mark.parametrize("secret", [None, DEVELOPMENT_SECRET_KEY, "too-short-for-production"])
+def test_production_refuses_the_default_or_a_weak_secret_key(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    monkeypatch.setenv("MOSAIC_ENV", "production")
+    monkeypatch.setenv("MOSAIC_DATABASE_URL", SERVER_URL)
+    if secret is not None:
+        monkeypatch.setenv("MOSAIC_SECRET_KEY", secret)
+
+    with pytest.raises(ConfigurationError, match="MOSAIC_SECRET_KEY must be set") as refused:
+        load_settings()
+    assert "MOSAIC_DATABASE_URL" not in str(refused.value)
+
+
+def test_production_refuses_to_run_without_a_database_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MOSAIC_ENV", "production")
+    monkeypatch.setenv("MOSAIC_SECRET_KEY", GOOD_SECRET)
+
+    with pytest.raises(ConfigurationError, match="MOSAIC_DATABASE_URL must be set") as refused:
+        load_settings()
+    assert "MOSAIC_SECRET_KEY" not in str(refused.value)
+
+
+def test_production_names_every_missing_setting_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOSAIC_ENV", "production")
+
+    with pytest.raises(ConfigurationError) as refused:
+        get_settings()
+
+    assert "MOSAIC_SECRET_KEY" in str(refused.value)
+    assert "MOSAIC_DATABASE_URL" in str(refused.value)
+
+
+def test_production_starts_with_a_secret_key_and_a_database_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MOSAIC_ENV", "production")
+    monkeypatch.setenv("MOSAIC_SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setenv("DATABASE_URL", SERVER_URL)
+
+    settings = load_settings()
+
+    assert settings.server.env is Environment.PRODUCTION
+    assert settings.security.secret_key.get_secret_value() == GOOD_SECRET
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MOSAIC_PORT", "70000"),
+        ("MOSAIC_ENV", "staging"),
+        ("MOSAIC_DATABASE_POOL_SIZE", "0"),
+        ("MOSAIC_DATABASE_APP_ROLE", "Robert'); DROP"),
+    ],
+)
+def test_an_invalid_value_is_reported_by_its_variable_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigurationError, match=f"^Invalid configuration:\n  {variable}: "):
+        load_settings()
+
+
+def test_settings_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = get_settings()
+    monkeypatch.setenv("MOSAIC_PORT", "9001")
+
+    assert get_settings() is first
