@@ -7,15 +7,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.pool import Pool
 
 from mosaic import __version__
 from mosaic.core.body_limit import BodySizeLimitMiddleware
 from mosaic.core.database import Database, DatabaseLocation
+from mosaic.core.database_errors import install_database_error_handlers
 from mosaic.core.errors import install_error_handlers
 from mosaic.core.etag import ETagMiddleware
+from mosaic.core.health import router as health_router
 from mosaic.core.idempotency import IdempotentReplay
+from mosaic.core.metrics import HttpMetrics, MetricsMiddleware
+from mosaic.core.metrics import router as metrics_router
 from mosaic.core.request_middleware import RequestContextMiddleware
 from mosaic.core.settings import Settings
+from mosaic.core.tracing import Tracing
 from mosaic.identity.api import router as identity_router
 
 API_PREFIX = "/api/v1"
@@ -28,24 +34,39 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.connect(location, settings.database)
         app.state.database = database
+        tracing.instrument_clients(database.engine)
         try:
             yield
         finally:
-            await database.dispose()
+            try:
+                await database.dispose()
+            finally:
+                tracing.shutdown()  # flushes the spans still buffered
 
+    tracing = Tracing.from_settings(settings.observability)
     app = FastAPI(
         title="Mosaic",
         version=__version__,
         summary="Stories and the knowledge inside them.",
         lifespan=lifespan,
+        telemetry=tracing.fastapi_telemetry(),
     )
     app.state.settings = settings
+    app.state.metrics = metrics = HttpMetrics.create(pool=lambda: _pool(app))
+    app.state.tracing = tracing
     install_error_handlers(app)
+    install_database_error_handlers(app)
     app.add_exception_handler(IdempotentReplay, _replay)
+    # Operational endpoints live outside the versioned API: probes and scrapers never change.
+    app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(identity_router, prefix=API_PREFIX)
 
-    # Added innermost first: the request context wraps everything, so every response —
-    # errors from the other middleware included — carries the request id.
+    # Added innermost first. The request context wraps everything else, so every response —
+    # errors from the other middleware included — carries the request id; the metrics
+    # middleware wraps it in turn, so the recorded duration is the whole request's. (Outside
+    # all of these, Starlette's ServerErrorMiddleware turns an escaped exception into a 500;
+    # FastAPI's own telemetry, when tracing is on, wraps even that.)
     app.add_middleware(ETagMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     if settings.server.cors_origins:
@@ -66,7 +87,14 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
             expose_headers=["ETag", "X-Request-ID", "Location"],
         )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _pool(app: FastAPI) -> Pool | None:
+    # The database is created by the lifespan: a scrape before start-up finds none.
+    database: Database | None = getattr(app.state, "database", None)
+    return database.engine.pool if database is not None else None
 
 
 async def _replay(_: Request, exc: Exception) -> Response:
