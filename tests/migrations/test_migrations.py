@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import asyncpg
 from alembic.script import ScriptDirectory
@@ -95,3 +98,28 @@ def test_migrating_twice_is_a_no_op(
     runner.upgrade(owner, database_settings)
 
     assert _schema_fingerprint(fresh_database) == before
+
+
+def test_concurrent_migrators_take_turns(
+    fresh_database: str, database_settings: DatabaseSettings
+) -> None:
+    # Separate processes, as two replicas starting at once would be (Alembic's context is
+    # process-global, so threads would not model it).
+    environment = {
+        **os.environ,
+        "MOSAIC_DATABASE_URL": fresh_database,
+        "MOSAIC_LOG_LEVEL": "WARNING",
+    }
+    migrators = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mosaic", "migrate"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
+    outputs = [migrator.communicate(timeout=180)[0].decode() for migrator in migrators]
+
+    assert [migrator.returncode for migrator in migrators] == [0, 0], outputs
+    runner.check(async_url(fresh_database), database_settings)
