@@ -54,6 +54,9 @@ def create_engine(url: URL, settings: DatabaseSettings, *, application_name: str
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout_seconds,
         pool_recycle=1800,
+        # Statement parameters (passwords, tokens, personal data) never reach error messages,
+        # logs or trace spans.
+        hide_parameters=True,
         connect_args={"server_settings": server_settings},
     )
     return engine
