@@ -8,7 +8,7 @@ Services call ``authorize(session, subject, action, resource)`` (or ``can``) and
 from mosaic.authz.actions import Action
 from mosaic.authz.errors import AccessDenied, MissingScope
 from mosaic.authz.filters import apply_read_filter, read_filter
-from mosaic.authz.policy import Decision, Reason, authorize, can, decide
+from mosaic.authz.policy import Decision, Reason, authorize, authorize_kind, can, decide
 from mosaic.authz.resources import (
     ApiKeyResource,
     AuditEventResource,
@@ -48,6 +48,7 @@ __all__ = [
     "Visibility",
     "apply_read_filter",
     "authorize",
+    "authorize_kind",
     "can",
     "decide",
     "read_filter",

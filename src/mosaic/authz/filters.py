@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, or_, true
 
 from mosaic.authz.actions import Action
-from mosaic.authz.policy import precondition_failure, report_denial
+from mosaic.authz.policy import authorize_kind
 from mosaic.authz.resources import ScopeKind
 from mosaic.authz.rows import RowColumns
 from mosaic.authz.rules import CROSS_TENANT, rule_for
@@ -24,10 +24,7 @@ async def read_filter(
     """The rows of ``row.kind`` that ``subject`` may ``action``; raises ``AccessDenied`` when
     no row could ever pass (a disabled account, an API key without the scope)."""
     # Preconditions that do not depend on the row are decided once, like authorize does.
-    denied = precondition_failure(subject, action, row.kind, tenant_id=subject.tenant_id)
-    if denied is not None:
-        await report_denial(subject, action, f"{row.kind.value}:*", denied)
-        raise denied.error()
+    await authorize_kind(subject, action, row.kind)
     return rows_allowed(subject, row, action=action)
 
 

@@ -130,3 +130,15 @@ async def report_denial(subject: Subject, action: Action, target: str, decision:
     )
     if action.writes and subject.denials is not None:
         await subject.denials.record(subject, action, target, decision.reason.value)
+
+
+async def authorize_kind(subject: Subject, action: Action, kind: ResourceKind) -> None:
+    """Raise unless ``subject`` could ``action`` some ``kind`` in its tenant (account, scope).
+
+    Called before loading a resource, so a key without the scope learns nothing about which
+    ids exist; the rule for the loaded resource is still checked with ``authorize``.
+    """
+    denied = precondition_failure(subject, action, kind, tenant_id=subject.tenant_id)
+    if denied is not None:
+        await report_denial(subject, action, f"{kind.value}:*", denied)
+        raise denied.error()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.authz.resources import ScopeKind, ScopeRef
@@ -129,7 +129,7 @@ class RoleResolver:
         *,
         subject: Subject,
         role: ScopeRole,
-        scope_columns: dict[ScopeKind, ColumnElement[UUID]],
+        scope_columns: dict[ScopeKind, SQLColumnExpression[Any]],
     ) -> ColumnElement[bool]:
         """SQL: the subject holds ``role`` or stronger, actively, somewhere on the row's chain."""
         roles = at_least(role)

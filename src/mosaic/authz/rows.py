@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from uuid import UUID
+from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import SQLColumnExpression
 
 from mosaic.authz.resources import ResourceKind, ScopeKind
 
@@ -15,6 +15,6 @@ class RowColumns:
     """The columns of one resource kind's table: its scope chain, owner and visibility."""
 
     kind: ResourceKind
-    scopes: dict[ScopeKind, ColumnElement[UUID]] = field(default_factory=dict)
-    owner: ColumnElement[UUID] | None = None
-    visibility: ColumnElement[str] | None = None
+    scopes: dict[ScopeKind, SQLColumnExpression[Any]] = field(default_factory=dict)
+    owner: SQLColumnExpression[Any] | None = None
+    visibility: SQLColumnExpression[Any] | None = None

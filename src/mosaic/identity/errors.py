@@ -1,16 +1,11 @@
 """Errors of the identity module."""
 
-from mosaic.core.errors import Conflict, Forbidden, NotFound, Unauthorized
+from mosaic.core.errors import Conflict, NotFound, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
     code = "INVALID_CREDENTIALS"
     default_message = "The credentials are missing, invalid, expired or revoked"
-
-
-class MissingScope(Forbidden):
-    code = "MISSING_SCOPE"
-    default_message = "The credential does not carry the scope this action needs"
 
 
 class ApiKeyNotFound(NotFound):
