@@ -17,6 +17,7 @@ from mosaic.core.idempotency import IdempotentReplay
 from mosaic.core.request_middleware import RequestContextMiddleware
 from mosaic.core.settings import Settings
 from mosaic.identity.api import router as identity_router
+from mosaic.identity.audit_api import router as audit_router
 from mosaic.identity.membership_api import router as membership_router
 
 API_PREFIX = "/api/v1"
@@ -45,6 +46,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.add_exception_handler(IdempotentReplay, _replay)
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(membership_router, prefix=API_PREFIX)
+    app.include_router(audit_router, prefix=API_PREFIX)
 
     # Added innermost first: the request context wraps everything, so every response —
     # errors from the other middleware included — carries the request id.
