@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from mosaic.app import create_app
 from mosaic.core.database import DatabaseLocation, create_engine, create_sessionmaker
 from mosaic.core.embedded_postgres import EmbeddedPostgres
+from mosaic.core.ids import new_id
 from mosaic.core.settings import (
     DatabaseSettings,
     Environment,
@@ -30,7 +31,14 @@ from mosaic.core.settings import (
 from mosaic.identity import service
 from mosaic.identity.schemas import KNOWN_SCOPES, ApiKeyCreate
 from mosaic.migrations import runner
-from mosaic.models import Tenant
+from mosaic.models import (
+    MembershipState,
+    PlatformRole,
+    ScopeRole,
+    Tenant,
+    TenantMembership,
+    User,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -140,6 +148,58 @@ def make_tenant(owner_sessions: async_sessionmaker[AsyncSession]) -> TenantFacto
                 granted_by=None,
             )
         return TenantWithKey(tenant=tenant, key=plaintext)
+
+    return make
+
+
+@dataclass(frozen=True)
+class Member:
+    """A user of a tenant, acting through an API key of their own (``created_by`` = the user)."""
+
+    user_id: UUID
+    email: str
+    key: str
+    tenant_id: UUID
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.key}
+
+
+MemberFactory = Callable[..., Awaitable[Member]]
+
+
+@pytest.fixture
+def make_member(owner_sessions: async_sessionmaker[AsyncSession]) -> MemberFactory:
+    """A user with a membership of ``tenant`` in ``role`` and ``state`` (no membership when
+    ``role`` is None) and a key of theirs holding ``scopes``."""
+
+    async def make(
+        tenant: TenantWithKey,
+        role: ScopeRole | None = ScopeRole.OWNER,
+        *,
+        state: MembershipState = MembershipState.ACTIVE,
+        platform_role: PlatformRole = PlatformRole.USER,
+        scopes: frozenset[str] = KNOWN_SCOPES,
+        email: str | None = None,
+    ) -> Member:
+        user_id = new_id()
+        address = email or f"user-{user_id.hex[:12]}@example.test"
+        async with owner_sessions() as session, session.begin():
+            session.add(User(id=user_id, email=address, display_name=address, role=platform_role))
+            await session.flush()
+            if role is not None:
+                session.add(
+                    TenantMembership(tenant_id=tenant.id, user_id=user_id, role=role, state=state)
+                )
+            _, plaintext = await service.create_api_key(
+                session,
+                tenant_id=tenant.id,
+                data=ApiKeyCreate(name=f"key of {address}", scopes=sorted(scopes)),
+                granted_by=None,
+                created_by=user_id,
+            )
+        return Member(user_id=user_id, email=address, key=plaintext, tenant_id=tenant.id)
 
     return make
 

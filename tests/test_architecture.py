@@ -70,10 +70,27 @@ def test_platform_modules_never_import_domain_modules(package: str) -> None:
     assert offenders == []
 
 
-def test_requests_bind_their_tenant_at_exactly_one_place() -> None:
+def _enclosing_functions(path: Path, name: str) -> list[str]:
+    tree = ast.parse((SOURCE / path).read_text())
+    return [
+        function.name
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == name
+    ]
+
+
+def test_requests_bind_their_tenant_in_the_authentication_dependencies_only() -> None:
     calls = list(_calls_to("bind_tenant"))
 
-    assert [str(path) for path, _ in calls] == ["identity/dependencies.py"]
+    assert sorted({str(path) for path, _ in calls}) == ["identity/dependencies.py"]
+    # Authentication binds the credential's tenant; accepting an invitation (the one request
+    # that joins another tenant) binds the tenant its verified token names. Nothing else.
+    assert sorted(_enclosing_functions(Path("identity/dependencies.py"), "bind_tenant")) == [
+        "_authenticate",
+        "_invitation_to_accept",
+    ]
 
 
 def test_only_the_database_module_sets_the_tenant_setting() -> None:

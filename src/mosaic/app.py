@@ -23,6 +23,8 @@ from mosaic.core.request_middleware import RequestContextMiddleware
 from mosaic.core.settings import Settings
 from mosaic.core.tracing import Tracing
 from mosaic.identity.api import router as identity_router
+from mosaic.identity.audit_api import router as audit_router
+from mosaic.identity.membership_api import router as membership_router
 
 API_PREFIX = "/api/v1"
 
@@ -61,6 +63,8 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(identity_router, prefix=API_PREFIX)
+    app.include_router(membership_router, prefix=API_PREFIX)
+    app.include_router(audit_router, prefix=API_PREFIX)
 
     # Added innermost first. The request context wraps everything else, so every response —
     # errors from the other middleware included — carries the request id; the metrics

@@ -10,8 +10,9 @@ import httpx
 import pytest
 import structlog
 
+from mosaic.authz.errors import MissingScope
 from mosaic.core.errors import MosaicError, error_responses
-from mosaic.identity.errors import ApiKeyNotFound, MissingScope
+from mosaic.identity.errors import ApiKeyNotFound
 from tests.conftest import TenantWithKey
 
 ENVELOPE_FIELDS = {"code", "message", "details", "request_id"}

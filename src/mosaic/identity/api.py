@@ -7,35 +7,37 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
+from mosaic.authz import AccessDenied, MissingScope
+from mosaic.authz.dependencies import CurrentSubject
 from mosaic.core.errors import ErrorEnvelope, ValidationFailed, error_responses
 from mosaic.core.pagination import Page, PageParams
-from mosaic.identity import repository, service
-from mosaic.identity.dependencies import CurrentPrincipal, IdempotentCreateDep, TenantSession
-from mosaic.identity.errors import ApiKeyNotFound, InvalidCredentials, MissingScope
+from mosaic.identity import service
+from mosaic.identity.dependencies import IdempotentCreateDep, TenantSession
+from mosaic.identity.errors import ApiKeyNotFound, InvalidCredentials
 from mosaic.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, TenantRead
 
 router = APIRouter(
     tags=["identity"],
     responses={
-        **error_responses(InvalidCredentials, MissingScope),
+        **error_responses(InvalidCredentials, MissingScope, AccessDenied),
         422: {"model": ErrorEnvelope, "description": "VALIDATION_ERROR"},
     },
 )
 
 
 @router.get("/tenant", response_model=TenantRead, summary="The tenant the credential acts in")
-async def read_current_tenant(session: TenantSession, principal: CurrentPrincipal) -> TenantRead:
-    service.require_scope(principal, "tenant:read")
-    tenant = await service.get_tenant(session, tenant_id=principal.tenant_id)
+async def read_current_tenant(session: TenantSession, subject: CurrentSubject) -> TenantRead:
+    tenant = await service.get_current_tenant(session, subject=subject)
     return TenantRead.model_validate(tenant)
 
 
 @router.get("/api-keys", response_model=Page[ApiKeyRead], summary="List the tenant's API keys")
 async def list_api_keys(
-    session: TenantSession, principal: CurrentPrincipal, page: PageParams
+    session: TenantSession, subject: CurrentSubject, page: PageParams
 ) -> Page[ApiKeyRead]:
-    service.require_scope(principal, "api-keys:read")
-    rows = await repository.list_keys(session, after=page.after, limit=page.limit + 1)
+    rows = await service.list_api_keys(
+        session, subject=subject, after=page.after, limit=page.limit + 1
+    )
     return page.page(rows, ApiKeyRead.model_validate, lambda key: key.id)
 
 
@@ -49,13 +51,10 @@ async def list_api_keys(
 async def create_api_key(
     data: ApiKeyCreate,
     session: TenantSession,
-    principal: CurrentPrincipal,
+    subject: CurrentSubject,
     idempotency: IdempotentCreateDep,
 ) -> JSONResponse:
-    service.require_scope(principal, "api-keys:write")
-    key, plaintext = await service.create_api_key(
-        session, tenant_id=principal.tenant_id, data=data, granted_by=principal
-    )
+    key, plaintext = await service.issue_api_key(session, subject=subject, data=data)
     created = ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=plaintext)
     return await idempotency.respond(
         created, status_code=201, headers={"Location": f"/api/v1/api-keys/{key.id}"}
@@ -68,11 +67,9 @@ async def create_api_key(
     summary="Read one API key",
     responses=error_responses(ApiKeyNotFound),
 )
-async def read_api_key(
-    key_id: UUID, session: TenantSession, principal: CurrentPrincipal
-) -> ApiKeyRead:
-    service.require_scope(principal, "api-keys:read")
-    return ApiKeyRead.model_validate(await service.get_api_key(session, key_id=key_id))
+async def read_api_key(key_id: UUID, session: TenantSession, subject: CurrentSubject) -> ApiKeyRead:
+    key = await service.get_api_key(session, subject=subject, key_id=key_id)
+    return ApiKeyRead.model_validate(key)
 
 
 @router.delete(
@@ -81,9 +78,6 @@ async def read_api_key(
     summary="Revoke an API key",
     responses=error_responses(ApiKeyNotFound),
 )
-async def revoke_api_key(
-    key_id: UUID, session: TenantSession, principal: CurrentPrincipal
-) -> Response:
-    service.require_scope(principal, "api-keys:write")
-    await service.revoke_api_key(session, key_id=key_id)
+async def revoke_api_key(key_id: UUID, session: TenantSession, subject: CurrentSubject) -> Response:
+    await service.revoke_api_key(session, subject=subject, key_id=key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -15,8 +15,10 @@ from mosaic.core.database import bind_tenant
 from mosaic.core.dependencies import RequestSession, SettingsDep
 from mosaic.core.idempotency import IDEMPOTENCY_HEADER, IdempotentCreate
 from mosaic.core.principal import Principal
-from mosaic.identity import service
+from mosaic.identity import membership_service, service
 from mosaic.identity.errors import InvalidCredentials
+from mosaic.identity.membership_repository import InvitationLookup
+from mosaic.identity.membership_schemas import InvitationAccept
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (`msk_…`) as a bearer token")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
@@ -80,3 +82,18 @@ async def _idempotent_create(
 
 
 IdempotentCreateDep = Annotated[IdempotentCreate, Depends(_idempotent_create)]
+
+
+async def _invitation_to_accept(session: TenantSession, data: InvitationAccept) -> InvitationLookup:
+    invitation = await membership_service.find_invitation(session, token=data.token)
+    # The one request that acts outside its credential's tenant, so the other place a
+    # transaction is bound: accepting an invitation is joining its tenant, and the membership
+    # row can only be written there (row-level security). The tenant again comes from a
+    # verified credential — the invitation token, found by its hash — never from the request.
+    await bind_tenant(session, invitation.tenant_id)
+    return invitation
+
+
+# For POST /invitations/accept only: from here on the transaction acts in the invitation's
+# tenant, not the credential's.
+InvitationToAccept = Annotated[InvitationLookup, Depends(_invitation_to_accept)]

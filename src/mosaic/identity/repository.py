@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, text, update
+from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mosaic.authz import ResourceKind, RowColumns, ScopeKind
 from mosaic.models import ApiKey, Tenant
 
 
@@ -52,9 +53,19 @@ async def touch_key(session: AsyncSession, key_id: UUID, at: datetime) -> None:
     await session.execute(update(ApiKey).where(ApiKey.id == unlocked).values(last_used_at=at))
 
 
-async def list_keys(session: AsyncSession, *, after: UUID | None, limit: int) -> Sequence[ApiKey]:
-    """Keys of the bound tenant, in id order (row-level security does the tenant filter)."""
-    statement = select(ApiKey).order_by(ApiKey.id).limit(limit)
+# How the policy finds an API key's scope chain and owner in its table.
+API_KEY_ROWS = RowColumns(
+    kind=ResourceKind.API_KEY,
+    scopes={ScopeKind.TENANT: ApiKey.tenant_id},
+    owner=ApiKey.created_by,
+)
+
+
+async def list_keys(
+    session: AsyncSession, *, visible: ColumnElement[bool], after: UUID | None, limit: int
+) -> Sequence[ApiKey]:
+    """Keys of the bound tenant that pass ``visible`` (the policy's filter), in id order."""
+    statement = select(ApiKey).where(visible).order_by(ApiKey.id).limit(limit)
     if after is not None:
         statement = statement.where(ApiKey.id > after)
     return (await session.execute(statement)).scalars().all()

@@ -16,8 +16,9 @@ from pydantic import (
     StringConstraints,
 )
 
+from mosaic.authz.rules import KNOWN_SCOPES as KNOWN_SCOPES  # the policy owns the vocabulary
+
 _SCOPE = re.compile(r"^[a-z][a-z0-9_-]*(:[a-z][a-z0-9_-]*)?$")
-KNOWN_SCOPES = frozenset({"api-keys:read", "api-keys:write", "tenant:read"})
 
 
 def _no_control_characters(value: str) -> str:

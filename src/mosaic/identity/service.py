@@ -5,6 +5,7 @@ Services take the session first and everything else by keyword; they never commi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -13,6 +14,15 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mosaic import authz
+from mosaic.authz import (
+    Action,
+    ApiKeyResource,
+    MissingScope,
+    ResourceKind,
+    Subject,
+    TenantResource,
+)
 from mosaic.core.errors import ValidationFailed
 from mosaic.core.ids import new_id
 from mosaic.core.principal import Credential, Principal, PrincipalKind
@@ -20,7 +30,6 @@ from mosaic.identity import api_key_secrets, repository
 from mosaic.identity.errors import (
     ApiKeyNotFound,
     InvalidCredentials,
-    MissingScope,
     TenantNotFound,
     TenantSlugTaken,
 )
@@ -79,19 +88,40 @@ async def record_api_key_use(session: AsyncSession, *, key: AuthenticatedKey) ->
         await repository.touch_key(session, key.principal.subject_id, now)
 
 
-def require_scope(principal: Principal, scope: str) -> None:
-    """Raise ``MissingScope`` (403) unless ``principal`` carries ``scope``."""
-    if not principal.has_scope(scope):
-        logger.info("access_denied", reason="missing_scope", scope=scope, principal=principal.key)
-        raise MissingScope(details={"required_scope": scope})
+async def list_api_keys(
+    session: AsyncSession, *, subject: Subject, after: UUID | None, limit: int
+) -> Sequence[ApiKey]:
+    """The keys ``subject`` may see, in id order."""
+    visible = await authz.read_filter(subject, repository.API_KEY_ROWS)
+    return await repository.list_keys(session, visible=visible, after=after, limit=limit)
+
+
+async def issue_api_key(
+    session: AsyncSession, *, subject: Subject, data: ApiKeyCreate
+) -> tuple[ApiKey, str]:
+    """Create a key in the subject's tenant, owned by the subject's user (if any)."""
+    await authz.authorize(session, subject, Action.CREATE, ApiKeyResource(subject.tenant_id))
+    return await create_api_key(
+        session,
+        tenant_id=subject.tenant_id,
+        data=data,
+        granted_by=subject.principal,
+        created_by=subject.user_id,
+    )
 
 
 async def create_api_key(
-    session: AsyncSession, *, tenant_id: UUID, data: ApiKeyCreate, granted_by: Principal | None
+    session: AsyncSession,
+    *,
+    tenant_id: UUID,
+    data: ApiKeyCreate,
+    granted_by: Principal | None,
+    created_by: UUID | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key in ``tenant_id``; returns it with its plaintext (shown once).
 
-    A key created through the API cannot carry scopes its creator lacks.
+    A key created with another key cannot carry scopes that key lacks; ``granted_by`` None is
+    the operator (the CLI), who may grant any scope.
     """
     if data.expires_at is not None:
         if data.expires_at.tzinfo is None:
@@ -99,7 +129,7 @@ async def create_api_key(
         if data.expires_at <= datetime.now(UTC):
             raise ValidationFailed("expires_at must be in the future")
     scopes = sorted(set(data.scopes))
-    if granted_by is not None:
+    if granted_by is not None and granted_by.kind is PrincipalKind.API_KEY:
         beyond = set(scopes) - granted_by.scopes
         if beyond:
             raise MissingScope(
@@ -115,6 +145,7 @@ async def create_api_key(
         secret_hash=generated.secret_hash,
         scopes=scopes,
         expires_at=data.expires_at,
+        created_by=created_by,
     )
     session.add(key)
     await session.flush()
@@ -125,16 +156,22 @@ async def create_api_key(
     return key, generated.plaintext
 
 
-async def get_api_key(session: AsyncSession, *, key_id: UUID) -> ApiKey:
+async def get_api_key(
+    session: AsyncSession, *, subject: Subject, key_id: UUID, action: Action = Action.READ
+) -> ApiKey:
+    """A key of the bound tenant that ``subject`` may ``action`` (404 when there is none)."""
+    await authz.authorize_kind(subject, action, ResourceKind.API_KEY)
     key = await repository.get_key(session, key_id)
     if key is None:
         raise ApiKeyNotFound()
+    resource = ApiKeyResource(key.tenant_id, key.id, created_by=key.created_by)
+    await authz.authorize(session, subject, action, resource)
     return key
 
 
-async def revoke_api_key(session: AsyncSession, *, key_id: UUID) -> ApiKey:
+async def revoke_api_key(session: AsyncSession, *, subject: Subject, key_id: UUID) -> ApiKey:
     """Revoke a key; revoking a revoked key changes nothing."""
-    key = await get_api_key(session, key_id=key_id)
+    key = await get_api_key(session, subject=subject, key_id=key_id, action=Action.DELETE)
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         await session.flush()
@@ -142,8 +179,10 @@ async def revoke_api_key(session: AsyncSession, *, key_id: UUID) -> ApiKey:
     return key
 
 
-async def get_tenant(session: AsyncSession, *, tenant_id: UUID) -> Tenant:
-    tenant = await repository.get_tenant(session, tenant_id)
+async def get_current_tenant(session: AsyncSession, *, subject: Subject) -> Tenant:
+    """The tenant the subject's credential acts in."""
+    await authz.authorize(session, subject, Action.READ, TenantResource(subject.tenant_id))
+    tenant = await repository.get_tenant(session, subject.tenant_id)
     if tenant is None:
         raise TenantNotFound()
     return tenant

@@ -1,0 +1,197 @@
+"""Resources as small typed descriptors: what kind, which scope chain, which attributes.
+
+A resource's scope chain is its path in the authorization forest, root first: a story sits in
+a legacy, which sits in a tenant. Roles granted at any scope on the chain apply to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+
+class ScopeKind(StrEnum):
+    """The levels of the forest at which scope roles are granted."""
+
+    TENANT = "tenant"
+    LEGACY = "legacy"
+    STORY = "story"
+
+
+class ResourceKind(StrEnum):
+    TENANT = "tenant"
+    MEMBERSHIP = "membership"
+    INVITATION = "invitation"
+    API_KEY = "api_key"
+    AUDIT_EVENT = "audit_event"
+    LEGACY = "legacy"
+    STORY = "story"
+
+
+class Visibility(StrEnum):
+    """Seed 002's story visibility: anyone in the tenant, the legacy's members, the author."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+    PERSONAL = "personal"
+
+
+@dataclass(frozen=True)
+class ScopeRef:
+    """One node of the forest: a tenant, a legacy or a story."""
+
+    kind: ScopeKind
+    id: UUID
+
+
+@dataclass(frozen=True)
+class Resource:
+    """The attributes every rule can look at; subclasses fill in what applies to them."""
+
+    tenant_id: UUID | None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.TENANT  # overridden by every subclass
+
+    @property
+    def chain(self) -> tuple[ScopeRef, ...]:
+        """Scopes whose roles apply here, root first."""
+        return (ScopeRef(ScopeKind.TENANT, self.tenant_id),) if self.tenant_id else ()
+
+    @property
+    def owner_id(self) -> UUID | None:
+        """The user this resource belongs to (author, creator, the member), if any."""
+        return None
+
+    @property
+    def visibility(self) -> Visibility | None:
+        return None
+
+    @property
+    def addressee(self) -> str | None:
+        """The email address the resource is meant for (an invitation), if any."""
+        return None
+
+    def describe(self) -> str:
+        """A short name for logs and the audit trail."""
+        return f"{self.kind.value}:{self.tenant_id}"
+
+
+@dataclass(frozen=True)
+class TenantResource(Resource):
+    tenant_id: UUID
+
+    kind: ClassVar[ResourceKind] = ResourceKind.TENANT
+
+
+@dataclass(frozen=True)
+class MembershipResource(Resource):
+    """A user's membership of a tenant; ``user_id`` None stands for "any member" (a create)."""
+
+    tenant_id: UUID
+    user_id: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.MEMBERSHIP
+
+    @property
+    def owner_id(self) -> UUID | None:
+        return self.user_id
+
+    def describe(self) -> str:
+        return f"membership:{self.tenant_id}/{self.user_id}"
+
+
+@dataclass(frozen=True)
+class InvitationResource(Resource):
+    tenant_id: UUID
+    invitation_id: UUID | None = None
+    email: str | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.INVITATION
+
+    @property
+    def addressee(self) -> str | None:
+        return self.email
+
+    def describe(self) -> str:
+        return f"invitation:{self.invitation_id or 'new'}"
+
+
+@dataclass(frozen=True)
+class ApiKeyResource(Resource):
+    tenant_id: UUID
+    key_id: UUID | None = None
+    created_by: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.API_KEY
+
+    @property
+    def owner_id(self) -> UUID | None:
+        return self.created_by
+
+    def describe(self) -> str:
+        return f"api_key:{self.key_id or 'new'}"
+
+
+@dataclass(frozen=True)
+class AuditEventResource(Resource):
+    """An audit event; ``tenant_id`` None for installation-wide events (a failed login)."""
+
+    tenant_id: UUID | None
+    event_id: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.AUDIT_EVENT
+
+    def describe(self) -> str:
+        return f"audit_event:{self.event_id or '*'}"
+
+
+@dataclass(frozen=True)
+class LegacyResource(Resource):
+    """A legacy; ``legacy_id`` None for one about to be created (its chain is the tenant)."""
+
+    tenant_id: UUID
+    legacy_id: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.LEGACY
+
+    @property
+    def chain(self) -> tuple[ScopeRef, ...]:
+        tenant = (ScopeRef(ScopeKind.TENANT, self.tenant_id),)
+        return tenant + ((ScopeRef(ScopeKind.LEGACY, self.legacy_id),) if self.legacy_id else ())
+
+    def describe(self) -> str:
+        return f"legacy:{self.legacy_id or 'new'}"
+
+
+@dataclass(frozen=True)
+class StoryResource(Resource):
+    """A story; ``story_id`` None for one about to be created by ``author_id``."""
+
+    tenant_id: UUID
+    legacy_id: UUID
+    author_id: UUID | None
+    story_visibility: Visibility
+    story_id: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.STORY
+
+    @property
+    def chain(self) -> tuple[ScopeRef, ...]:
+        chain = (
+            ScopeRef(ScopeKind.TENANT, self.tenant_id),
+            ScopeRef(ScopeKind.LEGACY, self.legacy_id),
+        )
+        return chain + ((ScopeRef(ScopeKind.STORY, self.story_id),) if self.story_id else ())
+
+    @property
+    def owner_id(self) -> UUID | None:
+        return self.author_id
+
+    @property
+    def visibility(self) -> Visibility | None:
+        return self.story_visibility
+
+    def describe(self) -> str:
+        return f"story:{self.story_id or 'new'}"

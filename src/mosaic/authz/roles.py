@@ -1,0 +1,154 @@
+"""Scope roles and where they come from: one ``RoleSource`` per level of the forest.
+
+The tenant level reads ``tenant_memberships``. The legacy and story levels plug in their own
+sources when their tables exist (``register``); callers never change, because they ask for
+the effective role on a resource's whole scope chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mosaic.authz.resources import ScopeKind, ScopeRef
+from mosaic.authz.subject import Subject
+from mosaic.models import MembershipState, ScopeRole, TenantMembership
+
+# Strongest first, as in seed 000: owner > editor > contributor > viewer.
+_RANK = {ScopeRole.OWNER: 4, ScopeRole.EDITOR: 3, ScopeRole.CONTRIBUTOR: 2, ScopeRole.VIEWER: 1}
+
+
+def at_least(role: ScopeRole) -> tuple[ScopeRole, ...]:
+    """The roles as strong as ``role`` or stronger."""
+    return tuple(candidate for candidate in ScopeRole if _RANK[candidate] >= _RANK[role])
+
+
+def strongest(roles: Iterable[ScopeRole]) -> ScopeRole | None:
+    return max(roles, key=_RANK.__getitem__, default=None)
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """A role held at one scope, in a membership state (only active grants count)."""
+
+    scope: ScopeRef
+    role: ScopeRole
+    state: MembershipState = MembershipState.ACTIVE
+
+
+class RoleSource(Protocol):
+    """The roles a subject holds at one level of the forest."""
+
+    kind: ScopeKind
+
+    async def grants(
+        self, session: AsyncSession, *, subject: Subject, scope: ScopeRef
+    ) -> Sequence[RoleGrant]:
+        """The subject's grants at ``scope``, whatever their state."""
+        ...
+
+    def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
+        """The ids of the scopes where the subject holds one of ``roles``, actively (SQL)."""
+        ...
+
+
+class TenantRoleSource:
+    """Tenant roles from ``tenant_memberships``, only in the tenant the credential acts in."""
+
+    kind = ScopeKind.TENANT
+
+    async def grants(
+        self, session: AsyncSession, *, subject: Subject, scope: ScopeRef
+    ) -> Sequence[RoleGrant]:
+        if subject.user_id is None or scope.id != subject.tenant_id:
+            return ()
+        row = (
+            await session.execute(
+                select(TenantMembership.role, TenantMembership.state).where(
+                    TenantMembership.tenant_id == scope.id,
+                    TenantMembership.user_id == subject.user_id,
+                )
+            )
+        ).one_or_none()
+        return () if row is None else (RoleGrant(scope, row.role, row.state),)
+
+    def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
+        return select(TenantMembership.tenant_id).where(
+            TenantMembership.tenant_id == subject.tenant_id,
+            TenantMembership.user_id == subject.user_id,
+            TenantMembership.state == MembershipState.ACTIVE,
+            TenantMembership.role.in_(roles),
+        )
+
+
+class RoleResolver:
+    """Effective roles on a scope chain, from the sources registered per level."""
+
+    def __init__(self, sources: Iterable[RoleSource]) -> None:
+        self._sources = {source.kind: source for source in sources}
+
+    def register(self, source: RoleSource) -> None:
+        """Plug in the roles of another level (legacies, stories) when their module exists."""
+        self._sources[source.kind] = source
+
+    def unregister(self, kind: ScopeKind) -> None:
+        self._sources.pop(kind, None)
+
+    async def grants(
+        self, session: AsyncSession, *, subject: Subject, chain: Sequence[ScopeRef]
+    ) -> tuple[RoleGrant, ...]:
+        """Every grant the subject holds along ``chain``, memoised for the request."""
+        found: list[RoleGrant] = []
+        for scope in chain:
+            if scope not in subject.memo.grants:
+                subject.memo.grants[scope] = await self._lookup(session, subject, scope)
+            found.extend(subject.memo.grants[scope])
+        return tuple(found)
+
+    async def _lookup(
+        self, session: AsyncSession, subject: Subject, scope: ScopeRef
+    ) -> tuple[RoleGrant, ...]:
+        # An operator's key was made for its tenant by whoever runs the installation: it holds
+        # the tenant as its owner would, and only its scopes narrow it.
+        if subject.is_service_account:
+            implied = scope.kind is ScopeKind.TENANT and scope.id == subject.tenant_id
+            return (RoleGrant(scope, ScopeRole.OWNER),) if implied else ()
+        source = self._sources.get(scope.kind)
+        if source is None:
+            return ()
+        subject.memo.lookups += 1
+        return tuple(await source.grants(session, subject=subject, scope=scope))
+
+    def holds_sql(
+        self,
+        *,
+        subject: Subject,
+        role: ScopeRole,
+        scope_columns: dict[ScopeKind, SQLColumnExpression[Any]],
+    ) -> ColumnElement[bool]:
+        """SQL: the subject holds ``role`` or stronger, actively, somewhere on the row's chain."""
+        roles = at_least(role)
+        if subject.is_service_account:
+            tenant = scope_columns.get(ScopeKind.TENANT)
+            return tenant == subject.tenant_id if tenant is not None else false()
+        if subject.user_id is None:
+            return false()
+        clauses = [
+            column.in_(self._sources[kind].granting(subject=subject, roles=roles))
+            for kind, column in scope_columns.items()
+            if kind in self._sources
+        ]
+        return or_(*clauses) if clauses else false()
+
+
+def effective_role(grants: Iterable[RoleGrant]) -> ScopeRole | None:
+    """The strongest active role among ``grants``: pending and suspended count for nothing."""
+    return strongest(grant.role for grant in grants if grant.state is MembershipState.ACTIVE)
+
+
+resolver = RoleResolver([TenantRoleSource()])
