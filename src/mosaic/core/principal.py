@@ -15,7 +15,7 @@ class PrincipalKind(StrEnum):
 class Credential(StrEnum):
     """How the principal proved who it is."""
 
-    ACCESS_TOKEN = "access_token"
+    ACCESS_TOKEN = "access_token"  # noqa: S105 - a credential kind, not a secret
     SESSION_COOKIE = "session_cookie"
     API_KEY = "api_key"
 
