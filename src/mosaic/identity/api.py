@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from mosaic.core.errors import ErrorEnvelope, ValidationFailed, error_responses
 from mosaic.core.pagination import Page, PageParams
 from mosaic.identity import repository, service
+from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.dependencies import CurrentPrincipal, IdempotentCreateDep, TenantSession
 from mosaic.identity.errors import ApiKeyNotFound, InvalidCredentials, MissingScope
 from mosaic.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, TenantRead
@@ -48,6 +49,7 @@ async def list_api_keys(
 )
 async def create_api_key(
     data: ApiKeyCreate,
+    request: Request,
     session: TenantSession,
     principal: CurrentPrincipal,
     idempotency: IdempotentCreateDep,
@@ -56,6 +58,7 @@ async def create_api_key(
     key, plaintext = await service.create_api_key(
         session, tenant_id=principal.tenant_id, data=data, granted_by=principal
     )
+    await record(session, _key_audit(AuditAction.API_KEY_CREATED, key.id, principal, request))
     created = ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=plaintext)
     return await idempotency.respond(
         created, status_code=201, headers={"Location": f"/api/v1/api-keys/{key.id}"}
@@ -82,8 +85,22 @@ async def read_api_key(
     responses=error_responses(ApiKeyNotFound),
 )
 async def revoke_api_key(
-    key_id: UUID, session: TenantSession, principal: CurrentPrincipal
+    key_id: UUID, request: Request, session: TenantSession, principal: CurrentPrincipal
 ) -> Response:
     service.require_scope(principal, "api-keys:write")
     await service.revoke_api_key(session, key_id=key_id)
+    await record(session, _key_audit(AuditAction.API_KEY_REVOKED, key_id, principal, request))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _key_audit(
+    action: AuditAction, key_id: UUID, principal: CurrentPrincipal, request: Request
+) -> AuditRecord:
+    return AuditRecord(
+        action=action,
+        tenant_id=principal.tenant_id,
+        actor_user_id=principal.user_id,
+        actor=principal.key,
+        subject=f"api_key:{key_id}",
+        origin=Origin.of(request),
+    )

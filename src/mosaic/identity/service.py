@@ -25,7 +25,7 @@ from mosaic.identity.errors import (
     TenantSlugTaken,
 )
 from mosaic.identity.schemas import ApiKeyCreate
-from mosaic.models import ApiKey, Tenant
+from mosaic.models import ApiKey, ScopeRole, Tenant
 
 logger = structlog.get_logger(__name__)
 
@@ -79,6 +79,21 @@ async def record_api_key_use(session: AsyncSession, *, key: AuthenticatedKey) ->
         await repository.touch_key(session, key.principal.subject_id, now)
 
 
+# Until the policy module decides per action, a user's token carries the API scopes of their
+# tenant role: owners manage the tenant's API keys, everyone else may read the tenant.
+_SCOPES_BY_ROLE: dict[ScopeRole, frozenset[str]] = {
+    ScopeRole.OWNER: frozenset({"tenant:read", "api-keys:read", "api-keys:write"}),
+    ScopeRole.EDITOR: frozenset({"tenant:read"}),
+    ScopeRole.CONTRIBUTOR: frozenset({"tenant:read"}),
+    ScopeRole.VIEWER: frozenset({"tenant:read"}),
+}
+
+
+def scopes_for_role(role: ScopeRole) -> frozenset[str]:
+    """The API scopes a user holds through their tenant role."""
+    return _SCOPES_BY_ROLE[role]
+
+
 def require_scope(principal: Principal, scope: str) -> None:
     """Raise ``MissingScope`` (403) unless ``principal`` carries ``scope``."""
     if not principal.has_scope(scope):
@@ -115,6 +130,8 @@ async def create_api_key(
         secret_hash=generated.secret_hash,
         scopes=scopes,
         expires_at=data.expires_at,
+        # A key made by a user (or by a user's key) acts as that user, narrowed by its scopes.
+        created_by=granted_by.user_id if granted_by is not None else None,
     )
     session.add(key)
     await session.flush()
