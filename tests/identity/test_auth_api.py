@@ -429,3 +429,18 @@ async def test_no_audit_row_holds_a_password(
     dumped = " ".join(f"{row.reason} {row.details} {row.subject}" for row in rows)
     assert "a-wrong-secret-passphrase" not in dumped
     assert PASSWORD not in dumped
+
+
+async def test_revoking_an_api_key_is_audited(
+    client: httpx.AsyncClient, sign_in: SignInFactory, owner_sessions: Sessions
+) -> None:
+    owner = await sign_in(scope_role=ScopeRole.OWNER)
+    created = await client.post("/api/v1/api-keys", json={"name": "x"}, headers=owner.headers)
+
+    response = await client.delete(
+        f"/api/v1/api-keys/{created.json()['id']}", headers=owner.headers
+    )
+
+    assert response.status_code == 204
+    events = await audit_events(owner_sessions, subject=f"api_key:{created.json()['id']}")
+    assert [e.action for e in events] == ["api_key_created", "api_key_revoked"]

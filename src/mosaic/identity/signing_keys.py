@@ -15,6 +15,7 @@ import asyncio
 import base64
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -137,6 +138,10 @@ class KeyRing:
     async def load(self, session: AsyncSession) -> None:
         """Read the usable keys from the database."""
         rows = await repository.usable_signing_keys(session, since=datetime.now(UTC) - VERIFY_GRACE)
+        self.install(rows)
+
+    def install(self, rows: Sequence[SigningKey]) -> None:
+        """Hold these keys (newest first): the newest unretired one signs."""
         verifiers = {row.kid: _public_key_of(row.public_jwk) for row in rows}
         signing = next((row for row in rows if row.retired_at is None), None)
         signer = None
