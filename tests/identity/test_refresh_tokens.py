@@ -148,3 +148,18 @@ async def test_a_refresh_cannot_switch_to_a_tenant_the_user_is_not_in(
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "NO_TENANT_ACCESS"
+
+
+async def test_two_concurrent_refreshes_with_one_token_cannot_both_succeed(
+    client: httpx.AsyncClient, signed_in: SignedIn, owner_sessions: Sessions
+) -> None:
+    import asyncio
+
+    answers = await asyncio.gather(
+        _refresh(client, signed_in.refresh_token), _refresh(client, signed_in.refresh_token)
+    )
+
+    assert sorted(answer.status_code for answer in answers) == [200, 401]
+    # The loser's replay revoked the family, including the winner's new token.
+    [winner] = [answer for answer in answers if answer.status_code == 200]
+    _assert_401(await _refresh(client, winner.json()["refresh_token"]))

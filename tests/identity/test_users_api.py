@@ -183,3 +183,31 @@ async def test_an_admin_updates_a_users_profile(
 
     assert response.status_code == 200
     assert response.json()["last_name"] == "Hopper"
+
+
+async def test_deleting_a_user_disables_the_account(
+    client: httpx.AsyncClient, admin: SignedIn, signed_in: SignedIn
+) -> None:
+    response = await client.delete(f"{USERS}/{signed_in.account.id}", headers=admin.headers)
+
+    assert response.status_code == 204
+    read = await client.get(f"{USERS}/{signed_in.account.id}", headers=admin.headers)
+    assert read.json()["status"] == "disabled"
+
+
+async def test_a_disabled_users_api_key_stops_working(
+    client: httpx.AsyncClient, admin: SignedIn, sign_in: SignInFactory
+) -> None:
+    from mosaic.models import ScopeRole
+
+    owner = await sign_in(scope_role=ScopeRole.OWNER)
+    created = await client.post(
+        "/api/v1/api-keys", json={"name": "k", "scopes": ["tenant:read"]}, headers=owner.headers
+    )
+    key_headers = {"X-API-Key": created.json()["key"]}
+    assert (await client.get("/api/v1/tenant", headers=key_headers)).status_code == 200
+
+    await client.delete(f"{USERS}/{owner.account.id}", headers=admin.headers)
+
+    response = await client.get("/api/v1/tenant", headers=key_headers)
+    assert _error(response, 401)["code"] == "INVALID_CREDENTIALS"

@@ -5,8 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "mosaic-development-secret-key-do-not-use-in-production"  # noqa: S105
@@ -65,6 +67,19 @@ class SecuritySettings(_Section):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
 
+def _limit_notation(value: str) -> str:
+    try:
+        parsed = parse_many(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a rate limit like '5/15minutes'") from exc
+    if len(parsed) != 1:
+        raise ValueError(f"{value!r} must be exactly one rate limit, like '5/15minutes'")
+    return value
+
+
+RateLimitNotation = Annotated[str, AfterValidator(_limit_notation)]
+
+
 class RegistrationMode(StrEnum):
     """What self-registration does (see docs/auth.md)."""
 
@@ -96,8 +111,8 @@ class IdentitySettings(_Section):
     password_min_length: int = Field(default=12, ge=8, le=64)
     password_max_length: int = Field(default=256, ge=64, le=1024)
     # Failed logins before further attempts are refused (limits notation, moving window).
-    login_failures_per_account: str = "5/15minutes"
-    login_failures_per_ip: str = "20/15minutes"
+    login_failures_per_account: RateLimitNotation = "5/15minutes"
+    login_failures_per_ip: RateLimitNotation = "20/15minutes"
     # How long a user's status and membership are trusted before an access token is
     # re-checked against the database (0: on every request).
     user_status_cache_seconds: float = Field(default=5.0, ge=0, le=60)
@@ -110,9 +125,9 @@ class RateLimitSettings(_Section):
         default=None, validation_alias=AliasChoices("MOSAIC_REDIS_URL", "REDIS_URL")
     )
     rate_limit_enabled: bool = True
-    rate_limit_auth_per_ip: str = "60/minute"
-    rate_limit_writes_per_ip: str = "600/minute"
-    rate_limit_writes_per_subject: str = "300/minute"
+    rate_limit_auth_per_ip: RateLimitNotation = "60/minute"
+    rate_limit_writes_per_ip: RateLimitNotation = "600/minute"
+    rate_limit_writes_per_subject: RateLimitNotation = "300/minute"
 
 
 class ObservabilitySettings(_Section):

@@ -29,7 +29,7 @@ from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.components import IdentityComponents
 from mosaic.identity.errors import InvalidCredentials, NoTenantAccess, RegistrationUnavailable
 from mosaic.identity.passwords import PasswordPolicyViolation
-from mosaic.identity.repository import Membership
+from mosaic.identity.repository import Membership, UserAccess
 from mosaic.identity.schemas import RegisterRequest, normalise_email
 from mosaic.identity.service import scopes_for_role
 from mosaic.models import MembershipState, RefreshToken, User, UserStatus
@@ -405,6 +405,33 @@ async def logout(session: AsyncSession, *, refresh_token: str, origin: Origin) -
 # Access tokens
 
 
+async def _active_member(
+    session: AsyncSession, *, components: IdentityComponents, user_id: UUID, tenant_id: UUID
+) -> UserAccess:
+    access = await components.access_cache.get(session, user_id, tenant_id)
+    if (
+        access is None
+        or access.status is not UserStatus.ACTIVE
+        or access.membership_state is not MembershipState.ACTIVE
+    ):
+        logger.info("authentication_failed", reason="user_inactive_or_not_a_member")
+        raise InvalidCredentials()
+    return access
+
+
+async def check_key_owner(
+    session: AsyncSession, *, components: IdentityComponents, principal: Principal
+) -> None:
+    """A user's API key works only while its user is active and a member of its tenant."""
+    if principal.user_id is not None:
+        await _active_member(
+            session,
+            components=components,
+            user_id=principal.user_id,
+            tenant_id=principal.tenant_id,
+        )
+
+
 async def authenticate_access_token(
     session: AsyncSession, *, components: IdentityComponents, token: str
 ) -> Principal:
@@ -412,14 +439,10 @@ async def authenticate_access_token(
     claims = await access_tokens.verify(
         session, token, keys=components.keys, settings=components.settings
     )
-    access = await components.access_cache.get(session, claims.user_id, claims.tenant_id)
-    if (
-        access is None
-        or access.status is not UserStatus.ACTIVE
-        or access.membership_state is not MembershipState.ACTIVE
-        or access.membership_role is None
-    ):
-        logger.info("authentication_failed", credential="access_token", reason="no_access")
+    access = await _active_member(
+        session, components=components, user_id=claims.user_id, tenant_id=claims.tenant_id
+    )
+    if access.membership_role is None:
         raise InvalidCredentials()
     return Principal(
         kind=PrincipalKind.USER,

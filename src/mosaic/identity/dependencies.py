@@ -70,6 +70,7 @@ async def _authenticate(
     if bearer is None or presented.startswith(KEY_PREFIX):
         authenticated = await service.authenticate_api_key(session, plaintext=presented)
         principal = authenticated.principal
+        await auth_service.check_key_owner(session, components=components, principal=principal)
     else:
         principal = await auth_service.authenticate_access_token(
             session, components=components, token=presented

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from mosaic.core.errors import ErrorEnvelope, ValidationFailed, error_responses
@@ -21,6 +21,7 @@ from mosaic.identity.errors import (
     UserNotFound,
 )
 from mosaic.identity.schemas import UserAdminUpdate, UserCreate, UserRead
+from mosaic.models import UserStatus
 
 router = APIRouter(
     prefix="/users",
@@ -108,3 +109,28 @@ async def update_user(
         origin=Origin.of(request),
     )
     return UserRead.model_validate(user)
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Disable a user (a soft delete: sign-in stops, their data stays; platform admins)",
+    responses=error_responses(UserNotFound, CannotChangeOwnAccount),
+)
+async def disable_user(
+    user_id: UUID,
+    request: Request,
+    session: TenantSession,
+    principal: CurrentPrincipal,
+    components: IdentityDep,
+) -> Response:
+    user_service.require_platform_admin(principal)
+    await user_service.update_user(
+        session,
+        components=components,
+        user_id=user_id,
+        data=UserAdminUpdate(status=UserStatus.DISABLED),
+        actor=principal,
+        origin=Origin.of(request),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
