@@ -24,6 +24,7 @@ from mosaic.core.ids import new_id
 from mosaic.core.settings import (
     DatabaseSettings,
     Environment,
+    IdentitySettings,
     ObservabilitySettings,
     ServerSettings,
     Settings,
@@ -73,6 +74,8 @@ def settings(
         server=ServerSettings(env=Environment.TEST, max_body_bytes=64 * 1024),
         database=database_settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("data")}),
         observability=ObservabilitySettings(log_json=True),
+        # The cheapest argon2id cost the settings allow: the suite hashes many passwords.
+        identity=IdentitySettings(argon2_time_cost=1, argon2_memory_kib=8192),
     )
 
 
@@ -107,9 +110,15 @@ async def app(settings: Settings, location: DatabaseLocation) -> AsyncIterator[F
         yield application
 
 
+def unique_client_address() -> tuple[str, int]:
+    """A loopback address of its own, so per-IP rate limits never leak between tests."""
+    host = uuid4().int
+    return f"127.{host % 250 + 1}.{host // 250 % 250 + 1}.{host // 62500 % 250 + 1}", 50000
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app, client=unique_client_address())
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 
@@ -293,3 +302,37 @@ def fresh_database(request: pytest.FixtureRequest) -> str:
     )
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+REDIS_URL = os.environ.get("MOSAIC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_reachable(url: str = REDIS_URL) -> bool:
+    """Whether a Redis answers at ``url``'s host and port (call outside an event loop)."""
+    import asyncio
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+
+    async def ping() -> bool:
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(parsed.host or "127.0.0.1", parsed.port or 6379), timeout=2
+            )
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    return asyncio.run(ping())
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """The machine's Redis (database 15): required under CI=true."""
+    if not redis_reachable():
+        if IN_CI:
+            pytest.fail(f"CI=true but Redis at {REDIS_URL} is down")
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    return REDIS_URL

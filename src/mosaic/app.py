@@ -19,12 +19,18 @@ from mosaic.core.health import router as health_router
 from mosaic.core.idempotency import IdempotentReplay
 from mosaic.core.metrics import HttpMetrics, MetricsMiddleware
 from mosaic.core.metrics import router as metrics_router
+from mosaic.core.rate_limiting import RateLimiter, RateLimitMiddleware, RequestLimits
 from mosaic.core.request_middleware import RequestContextMiddleware
 from mosaic.core.settings import Settings
 from mosaic.core.tracing import Tracing
 from mosaic.identity.api import router as identity_router
 from mosaic.identity.audit_api import router as audit_router
+from mosaic.identity.auth_api import router as auth_router
+from mosaic.identity.auth_api import well_known_router
+from mosaic.identity.components import IdentityComponents
 from mosaic.identity.membership_api import router as membership_router
+from mosaic.identity.signing_keys import ensure_signing_key
+from mosaic.identity.users_api import router as users_router
 
 API_PREFIX = "/api/v1"
 
@@ -37,6 +43,9 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
         database = Database.connect(location, settings.database)
         app.state.database = database
         tracing.instrument_clients(database.engine)
+        async with database.sessionmaker() as session, session.begin():
+            await ensure_signing_key(session, secret_key=secret_key)
+            await identity.keys.load(session)
         try:
             yield
         finally:
@@ -53,9 +62,14 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
         lifespan=lifespan,
         telemetry=tracing.fastapi_telemetry(),
     )
+    secret_key = settings.security.secret_key.get_secret_value()
+    limiter = RateLimiter.from_url(settings.rate_limits.redis_url)
+    identity = IdentityComponents.build(settings.identity, secret_key=secret_key, limiter=limiter)
     app.state.settings = settings
     app.state.metrics = metrics = HttpMetrics.create(pool=lambda: _pool(app))
     app.state.tracing = tracing
+    app.state.identity = identity
+    app.state.rate_limiter = limiter
     install_error_handlers(app)
     install_database_error_handlers(app)
     app.add_exception_handler(IdempotentReplay, _replay)
@@ -65,6 +79,9 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(identity_router, prefix=API_PREFIX)
     app.include_router(membership_router, prefix=API_PREFIX)
     app.include_router(audit_router, prefix=API_PREFIX)
+    app.include_router(auth_router, prefix=API_PREFIX)
+    app.include_router(users_router, prefix=API_PREFIX)
+    app.include_router(well_known_router)
 
     # Added innermost first. The request context wraps everything else, so every response —
     # errors from the other middleware included — carries the request id; the metrics
@@ -73,6 +90,15 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     # FastAPI's own telemetry, when tracing is on, wraps even that.)
     app.add_middleware(ETagMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    if settings.rate_limits.rate_limit_enabled:
+        # Outside the body limit: a throttled client is refused before its body is read.
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=limiter,
+            limits=RequestLimits.from_settings(settings.rate_limits),
+            api_prefix=API_PREFIX,
+            auth_prefix=f"{API_PREFIX}/auth/",
+        )
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -48,7 +48,9 @@ api_keys_app = typer.Typer(
 )
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(tenants_app, name="tenants")
+keys_app = typer.Typer(help="Access-token signing keys (operator commands).")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()
@@ -188,6 +190,27 @@ def api_keys_create(
     created = _run_as_owner(create)
     typer.echo(created.model_dump_json(indent=2))
     typer.secho("Store the key now: it is not shown again.", err=True, fg=typer.colors.YELLOW)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Sign new access tokens with a fresh key; older keys verify until their tokens expire."""
+    from mosaic.identity import audit, signing_keys
+
+    secret_key = _settings().security.secret_key.get_secret_value()
+
+    async def rotate(session: AsyncSession) -> str:
+        key = await signing_keys.rotate_signing_keys(session, secret_key=secret_key)
+        await audit.record(
+            session,
+            audit.AuditRecord(
+                action=audit.AuditAction.SIGNING_KEY_ROTATED, actor="cli", subject=f"kid:{key.kid}"
+            ),
+        )
+        return key.kid
+
+    kid = _run_as_owner(rotate)
+    typer.echo(f"New signing key {kid}; running API processes switch to it within a minute.")
 
 
 def _parse_expiry(value: str) -> datetime:

@@ -1,4 +1,5 @@
-"""Settings read from the environment, and what production refuses to start with."""
+"""Settings read from the environment, what production refuses to start with, and the values
+that would weaken authentication or break rate limiting."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from mosaic.core.settings import (
     DEVELOPMENT_SECRET_KEY,
     ConfigurationError,
     Environment,
+    IdentitySettings,
+    RateLimitSettings,
+    RegistrationMode,
     get_settings,
     load_settings,
 )
@@ -137,3 +142,32 @@ def test_settings_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("MOSAIC_PORT", "9001")
 
     assert get_settings() is first
+
+
+def test_an_access_token_may_not_live_longer_than_fifteen_minutes() -> None:
+    with pytest.raises(ValidationError, match="access_token_ttl_seconds"):
+        IdentitySettings(access_token_ttl_seconds=901)
+
+
+def test_a_login_limit_must_be_in_limits_notation() -> None:
+    with pytest.raises(ValidationError, match="is not a rate limit"):
+        IdentitySettings(login_failures_per_account="five per hour")
+
+
+def test_a_request_limit_must_be_a_single_limit() -> None:
+    with pytest.raises(ValidationError, match="exactly one rate limit"):
+        RateLimitSettings(rate_limit_writes_per_ip="10/second;100/minute")
+
+
+def test_the_registration_mode_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MOSAIC_REGISTRATION_MODE", "invite_only")
+
+    assert IdentitySettings().registration_mode is RegistrationMode.INVITE_ONLY
+
+
+def test_the_redis_url_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOSAIC_REDIS_URL", "redis://cache:6379/0")
+
+    assert RateLimitSettings().redis_url == "redis://cache:6379/0"

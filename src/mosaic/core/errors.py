@@ -96,6 +96,17 @@ class IdempotencyKeyReused(ValidationFailed):
     default_message = "This Idempotency-Key was already used with a different request"
 
 
+class RateLimited(MosaicError):
+    status_code = 429
+    code = "RATE_LIMITED"
+    default_message = "Too many requests; retry later"
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int, details: Any = None
+    ) -> None:
+        super().__init__(message, details=details, headers={"Retry-After": str(retry_after)})
+
+
 class ServiceUnavailable(MosaicError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"

@@ -5,8 +5,17 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from limits import parse_many
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -66,6 +75,69 @@ class SecuritySettings(_Section):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
 
 
+def _limit_notation(value: str) -> str:
+    try:
+        parsed = parse_many(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a rate limit like '5/15minutes'") from exc
+    if len(parsed) != 1:
+        raise ValueError(f"{value!r} must be exactly one rate limit, like '5/15minutes'")
+    return value
+
+
+RateLimitNotation = Annotated[str, AfterValidator(_limit_notation)]
+
+
+class RegistrationMode(StrEnum):
+    """What self-registration does (see docs/auth.md)."""
+
+    OPEN = "open"  # join the registration tenant as a contributor
+    INVITE_ONLY = "invite_only"  # an account, but no tenant until an invitation is accepted
+    OWN_TENANT = "own_tenant"  # a new tenant per user, who owns it
+
+
+# Access tokens cannot be revoked one by one, so their lifetime bounds how long a stolen one
+# works; fifteen minutes is the ceiling.
+MAX_ACCESS_TOKEN_TTL_SECONDS = 900
+
+
+class IdentitySettings(_Section):
+    """Local accounts, tokens, password hashing and login throttling."""
+
+    local_accounts_enabled: bool = True
+    registration_mode: RegistrationMode = RegistrationMode.OPEN
+    registration_tenant: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=MAX_ACCESS_TOKEN_TTL_SECONDS)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    jwt_issuer: str = "mosaic"
+    jwt_audience: str = "mosaic-api"
+    # argon2id cost: RFC 9106's second recommended option (64 MiB, 3 passes), 1 lane per hash
+    # so concurrent logins share the cores instead of each taking all of them.
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65_536, ge=8_192, le=1_048_576)
+    argon2_parallelism: int = Field(default=1, ge=1, le=16)
+    password_min_length: int = Field(default=12, ge=8, le=64)
+    password_max_length: int = Field(default=256, ge=64, le=1024)
+    # Failed logins before further attempts are refused (limits notation, moving window).
+    login_failures_per_account: RateLimitNotation = "5/15minutes"
+    login_failures_per_ip: RateLimitNotation = "20/15minutes"
+    # How long a user's status and membership are trusted before an access token is
+    # re-checked against the database (0: on every request).
+    user_status_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+
+
+class RateLimitSettings(_Section):
+    """Request rate limits; in memory unless ``MOSAIC_REDIS_URL`` is set."""
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MOSAIC_REDIS_URL", "REDIS_URL")
+    )
+    rate_limit_enabled: bool = True
+    rate_limit_auth_per_ip: RateLimitNotation = "60/minute"
+    rate_limit_writes_per_ip: RateLimitNotation = "600/minute"
+    rate_limit_writes_per_subject: RateLimitNotation = "300/minute"
+
+
 class ObservabilitySettings(_Section):
     """Logs, metrics and traces."""
 
@@ -86,6 +158,8 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @model_validator(mode="after")
@@ -138,7 +212,14 @@ def _describe(section_title: str, error: ErrorDetails) -> str:
 
 _SECTIONS: dict[str, type[BaseSettings]] = {
     section.__name__: section
-    for section in (ServerSettings, DatabaseSettings, SecuritySettings, ObservabilitySettings)
+    for section in (
+        ServerSettings,
+        DatabaseSettings,
+        SecuritySettings,
+        ObservabilitySettings,
+        IdentitySettings,
+        RateLimitSettings,
+    )
 }
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from mosaic.authz import AccessDenied, MissingScope
 from mosaic.authz.dependencies import CurrentSubject
 from mosaic.core.errors import ErrorEnvelope, ValidationFailed, error_responses
 from mosaic.core.pagination import Page, PageParams
+from mosaic.core.principal import Principal
 from mosaic.identity import service
+from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.dependencies import IdempotentCreateDep, TenantSession
 from mosaic.identity.errors import ApiKeyNotFound, InvalidCredentials
 from mosaic.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, TenantRead
@@ -50,11 +52,15 @@ async def list_api_keys(
 )
 async def create_api_key(
     data: ApiKeyCreate,
+    request: Request,
     session: TenantSession,
     subject: CurrentSubject,
     idempotency: IdempotentCreateDep,
 ) -> JSONResponse:
     key, plaintext = await service.issue_api_key(session, subject=subject, data=data)
+    await record(
+        session, _key_audit(AuditAction.API_KEY_CREATED, key.id, subject.principal, request)
+    )
     created = ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=plaintext)
     return await idempotency.respond(
         created, status_code=201, headers={"Location": f"/api/v1/api-keys/{key.id}"}
@@ -78,6 +84,24 @@ async def read_api_key(key_id: UUID, session: TenantSession, subject: CurrentSub
     summary="Revoke an API key",
     responses=error_responses(ApiKeyNotFound),
 )
-async def revoke_api_key(key_id: UUID, session: TenantSession, subject: CurrentSubject) -> Response:
+async def revoke_api_key(
+    key_id: UUID, request: Request, session: TenantSession, subject: CurrentSubject
+) -> Response:
     await service.revoke_api_key(session, subject=subject, key_id=key_id)
+    await record(
+        session, _key_audit(AuditAction.API_KEY_REVOKED, key_id, subject.principal, request)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _key_audit(
+    action: AuditAction, key_id: UUID, principal: Principal, request: Request
+) -> AuditRecord:
+    return AuditRecord(
+        action=action,
+        tenant_id=principal.tenant_id,
+        actor_user_id=principal.user_id,
+        actor=principal.key,
+        subject=f"api_key:{key_id}",
+        origin=Origin.of(request),
+    )

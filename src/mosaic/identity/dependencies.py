@@ -8,36 +8,80 @@ from typing import Annotated
 
 import structlog
 from fastapi import Depends, Header, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    OAuth2PasswordBearer,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.database import bind_tenant
 from mosaic.core.dependencies import RequestSession, SettingsDep
 from mosaic.core.idempotency import IDEMPOTENCY_HEADER, IdempotentCreate
 from mosaic.core.principal import Principal
-from mosaic.identity import membership_service, service
-from mosaic.identity.errors import InvalidCredentials
+from mosaic.identity import auth_service, membership_service, service
+from mosaic.identity.api_key_secrets import KEY_PREFIX
+from mosaic.identity.components import IdentityComponents
+from mosaic.identity.errors import InvalidCredentials, LocalAccountsDisabled
 from mosaic.identity.membership_repository import InvitationLookup
 from mosaic.identity.membership_schemas import InvitationAccept
 
-_bearer = HTTPBearer(auto_error=False, description="An API key (`msk_…`) as a bearer token")
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+
+# Three ways to present a credential, all shown in /docs: the OAuth2 password flow (the
+# Authorize button signs in and sends the access token), a pasted bearer token (an access
+# token or an API key) and the X-API-Key header.
+_oauth2 = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL, auto_error=False, description="Sign in with a local account"
+)
+_bearer = HTTPBearer(
+    auto_error=False, description="An access token, or an API key (`msk_…`), as a bearer token"
+)
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+
+
+def _identity(request: Request) -> IdentityComponents:
+    components: IdentityComponents = request.app.state.identity
+    return components
+
+
+IdentityDep = Annotated[IdentityComponents, Depends(_identity)]
+
+
+def _local_accounts(components: IdentityDep) -> IdentityComponents:
+    if not components.settings.local_accounts_enabled:
+        raise LocalAccountsDisabled()
+    return components
+
+
+LocalAccounts = Annotated[IdentityComponents, Depends(_local_accounts)]
 
 
 async def _authenticate(
     session: RequestSession,
+    components: IdentityDep,
+    _oauth2_token: Annotated[str | None, Depends(_oauth2)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Principal:
     presented = bearer.credentials if bearer is not None else api_key
     if not presented:
         raise InvalidCredentials("Authentication is required")
-    authenticated = await service.authenticate_api_key(session, plaintext=presented)
-    principal = authenticated.principal
+    authenticated = None
+    if bearer is None or presented.startswith(KEY_PREFIX):
+        authenticated = await service.authenticate_api_key(session, plaintext=presented)
+        principal = authenticated.principal
+        await auth_service.check_key_owner(session, components=components, principal=principal)
+    else:
+        principal = await auth_service.authenticate_access_token(
+            session, components=components, token=presented
+        )
     # The only place a request's transaction is bound to a tenant (row-level security), and
     # the tenant comes from the verified credential, never from the request.
     await bind_tenant(session, principal.tenant_id)
-    await service.record_api_key_use(session, key=authenticated)
+    if authenticated is not None:
+        await service.record_api_key_use(session, key=authenticated)
     structlog.contextvars.bind_contextvars(
         tenant_id=str(principal.tenant_id), principal=principal.key
     )

@@ -1,6 +1,13 @@
 """Errors of the identity module."""
 
-from mosaic.core.errors import Conflict, MosaicError, NotFound, Unauthorized
+from mosaic.core.errors import (
+    Conflict,
+    Forbidden,
+    MosaicError,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 
 
 class InvalidCredentials(Unauthorized):
@@ -69,3 +76,43 @@ class InvitationUsed(InvitationGone):
 class InvitationRevoked(InvitationGone):
     code = "INVITATION_REVOKED"
     default_message = "The invitation was revoked"
+
+
+class NotAUser(Forbidden):
+    code = "NOT_A_USER"
+    default_message = "This credential does not act for a user"
+
+
+class PlatformAdminRequired(Forbidden):
+    code = "PLATFORM_ADMIN_REQUIRED"
+    default_message = "Only platform administrators may do this"
+
+
+class NoTenantAccess(Forbidden):
+    code = "NO_TENANT_ACCESS"
+    default_message = "Your account has no active membership of this tenant; ask for an invitation"
+
+
+class LocalAccountsDisabled(NotFound):
+    code = "LOCAL_ACCOUNTS_DISABLED"
+    default_message = "Local accounts are switched off on this installation"
+
+
+class UserNotFound(NotFound):
+    code = "USER_NOT_FOUND"
+    default_message = "The user was not found"
+
+
+class EmailTaken(Conflict):
+    code = "EMAIL_TAKEN"
+    default_message = "A user with this email already exists"
+
+
+class CannotChangeOwnAccount(Conflict):
+    code = "CANNOT_CHANGE_OWN_ACCOUNT"
+    default_message = "Administrators cannot change their own role or status"
+
+
+class RegistrationUnavailable(ServiceUnavailable):
+    code = "REGISTRATION_UNAVAILABLE"
+    default_message = "Registration is not available: the registration tenant does not exist"

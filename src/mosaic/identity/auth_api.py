@@ -1,0 +1,232 @@
+"""HTTP routes of local accounts and tokens: register, login, refresh, logout, me, validate,
+and the public signing keys."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from mosaic.core.dependencies import DatabaseDep, RequestSession
+from mosaic.core.errors import ErrorEnvelope, RateLimited, ValidationFailed, error_responses
+from mosaic.identity import auth_service, user_service
+from mosaic.identity.audit import Origin
+from mosaic.identity.auth_service import AuthFailure, IssuedTokens
+from mosaic.identity.components import IdentityComponents
+from mosaic.identity.dependencies import CurrentPrincipal, IdentityDep, LocalAccounts, TenantSession
+from mosaic.identity.errors import (
+    InvalidCredentials,
+    LocalAccountsDisabled,
+    NotAUser,
+    NoTenantAccess,
+    RegistrationUnavailable,
+)
+from mosaic.identity.schemas import (
+    LoginRequest,
+    LogoutRequest,
+    ProfileUpdate,
+    RefreshRequest,
+    RegisterAccepted,
+    RegisterRequest,
+    TokenPair,
+    UserEnvelope,
+    UserRead,
+)
+
+REGISTER_ACCEPTED = (
+    "If this email can be registered, the account is ready: sign in with your password."
+)
+
+router = APIRouter(
+    tags=["authentication"],
+    responses={
+        **error_responses(RateLimited),
+        422: {"model": ErrorEnvelope, "description": "VALIDATION_ERROR"},
+    },
+)
+well_known_router = APIRouter(tags=["authentication"])
+
+
+def _pair(issued: IssuedTokens) -> TokenPair:
+    return TokenPair(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+        tenant_id=issued.tenant_id,
+        user=UserRead.model_validate(issued.user),
+    )
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegisterAccepted,
+    summary="Create a local account (the answer is the same whether or not the email is taken)",
+    responses=error_responses(LocalAccountsDisabled, ValidationFailed, RegistrationUnavailable),
+)
+async def register(
+    data: RegisterRequest, request: Request, session: RequestSession, components: LocalAccounts
+) -> RegisterAccepted:
+    await auth_service.register(
+        session, components=components, data=data, origin=Origin.of(request)
+    )
+    return RegisterAccepted(message=REGISTER_ACCEPTED)
+
+
+async def _login(
+    request: Request,
+    session: RequestSession,
+    database: DatabaseDep,
+    components: IdentityComponents,
+    *,
+    email: str,
+    password: str,
+    tenant: str | None,
+) -> TokenPair:
+    try:
+        issued = await auth_service.login(
+            session,
+            components=components,
+            email=email,
+            password=password,
+            tenant=tenant,
+            origin=Origin.of(request),
+        )
+    except AuthFailure as failure:
+        await auth_service.settle_failure(session, database.sessionmaker, failure)
+    return _pair(issued)
+
+
+_LOGIN_ERRORS = error_responses(InvalidCredentials, NoTenantAccess, LocalAccountsDisabled)
+
+
+@router.post(
+    "/auth/login",
+    response_model=TokenPair,
+    summary="Sign in with email and password",
+    responses=_LOGIN_ERRORS,
+)
+async def login(
+    data: LoginRequest,
+    request: Request,
+    session: RequestSession,
+    database: DatabaseDep,
+    components: LocalAccounts,
+) -> TokenPair:
+    return await _login(
+        request,
+        session,
+        database,
+        components,
+        email=data.email,
+        password=data.password,
+        tenant=data.tenant,
+    )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenPair,
+    summary="Sign in with the OAuth2 password flow (form fields username and password)",
+    responses=_LOGIN_ERRORS,
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: RequestSession,
+    database: DatabaseDep,
+    components: LocalAccounts,
+) -> TokenPair:
+    return await _login(
+        request,
+        session,
+        database,
+        components,
+        email=form.username,
+        password=form.password,
+        tenant=None,
+    )
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=TokenPair,
+    summary="Trade a refresh token for a new pair (each refresh token works once)",
+    responses=error_responses(InvalidCredentials, NoTenantAccess, LocalAccountsDisabled),
+)
+async def refresh(
+    data: RefreshRequest,
+    request: Request,
+    session: RequestSession,
+    database: DatabaseDep,
+    components: LocalAccounts,
+) -> TokenPair:
+    try:
+        issued = await auth_service.refresh(
+            session,
+            components=components,
+            refresh_token=data.refresh_token,
+            tenant=data.tenant,
+            origin=Origin.of(request),
+        )
+    except AuthFailure as failure:
+        await auth_service.settle_failure(session, database.sessionmaker, failure)
+    return _pair(issued)
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke a refresh token and every token descended from the same login",
+    responses=error_responses(LocalAccountsDisabled),
+)
+async def logout(
+    data: LogoutRequest, request: Request, session: RequestSession, _: LocalAccounts
+) -> Response:
+    await auth_service.logout(session, refresh_token=data.refresh_token, origin=Origin.of(request))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+_ME_ERRORS = error_responses(InvalidCredentials, NotAUser)
+
+
+@router.get("/me", response_model=UserRead, summary="The signed-in user", responses=_ME_ERRORS)
+async def read_me(session: TenantSession, principal: CurrentPrincipal) -> UserRead:
+    return UserRead.model_validate(await user_service.current_user(session, principal=principal))
+
+
+@router.get("/auth/me", response_model=UserRead, summary="The signed-in user", responses=_ME_ERRORS)
+async def read_auth_me(session: TenantSession, principal: CurrentPrincipal) -> UserRead:
+    return UserRead.model_validate(await user_service.current_user(session, principal=principal))
+
+
+@router.get(
+    "/auth/validate",
+    response_model=UserEnvelope,
+    summary="Check a bearer token and return its user as {data: user}",
+    responses=_ME_ERRORS,
+)
+async def validate(session: TenantSession, principal: CurrentPrincipal) -> UserEnvelope:
+    user = await user_service.current_user(session, principal=principal)
+    return UserEnvelope(data=UserRead.model_validate(user))
+
+
+@router.patch(
+    "/me",
+    response_model=UserRead,
+    summary="Update your profile",
+    responses=error_responses(InvalidCredentials, NotAUser),
+)
+async def update_me(
+    data: ProfileUpdate, session: TenantSession, principal: CurrentPrincipal
+) -> UserRead:
+    user = await user_service.current_user(session, principal=principal)
+    return UserRead.model_validate(await user_service.update_profile(session, user=user, data=data))
+
+
+@well_known_router.get(
+    "/.well-known/jwks.json", summary="The public keys that verify access tokens"
+)
+async def jwks(session: RequestSession, components: IdentityDep) -> dict[str, Any]:
+    return await components.keys.jwks(session)

@@ -1,0 +1,170 @@
+"""Users: the current user's profile, and platform administration of every account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from uuid import UUID
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mosaic.core.errors import ValidationFailed
+from mosaic.core.principal import Principal, PrincipalKind
+from mosaic.identity import repository
+from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
+from mosaic.identity.auth_service import create_user_row, join_per_registration_mode
+from mosaic.identity.components import IdentityComponents
+from mosaic.identity.errors import (
+    CannotChangeOwnAccount,
+    EmailTaken,
+    NotAUser,
+    PlatformAdminRequired,
+    UserNotFound,
+)
+from mosaic.identity.passwords import PasswordPolicyViolation
+from mosaic.identity.schemas import ProfileUpdate, UserAdminUpdate, UserCreate
+from mosaic.models import PlatformRole, User, UserStatus
+
+logger = structlog.get_logger(__name__)
+
+
+def require_platform_admin(principal: Principal) -> None:
+    """Only a user signed in with a token (not an API key) whose platform role is admin."""
+    if principal.kind is not PrincipalKind.USER or principal.platform_role != PlatformRole.ADMIN:
+        logger.info("access_denied", reason="not_platform_admin", principal=principal.key)
+        raise PlatformAdminRequired()
+
+
+async def get_user(session: AsyncSession, *, user_id: UUID) -> User:
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def current_user(session: AsyncSession, *, principal: Principal) -> User:
+    """The user a principal acts for (a user's API key acts for that user)."""
+    if principal.user_id is None:
+        raise NotAUser()
+    user = await repository.get_user(session, principal.user_id)
+    if user is None or user.status is not UserStatus.ACTIVE:
+        raise NotAUser()
+    return user
+
+
+async def update_profile(session: AsyncSession, *, user: User, data: ProfileUpdate) -> User:
+    """Change a user's own name, display name or avatar."""
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("first_name", "last_name", "display_name", "avatar_url"):
+        if name in changes:
+            value = changes[name]
+            if name == "display_name" and value is None:
+                raise ValidationFailed("display_name cannot be empty")
+            setattr(user, name, str(value) if value is not None else None)
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def list_users(
+    session: AsyncSession, *, after: UUID | None, limit: int, search: str | None
+) -> Sequence[User]:
+    return await repository.list_users(session, after=after, limit=limit, search=search)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    components: IdentityComponents,
+    data: UserCreate,
+    actor: Principal,
+    origin: Origin,
+) -> User:
+    """Create an account as a platform admin; it joins tenants as registration would."""
+    password_hash = None
+    if data.password is not None:
+        try:
+            components.passwords.check_policy(data.password, email=data.email)
+        except PasswordPolicyViolation as exc:
+            raise ValidationFailed(
+                details=[
+                    {"loc": ["body", "password"], "message": str(exc), "type": "password_policy"}
+                ]
+            ) from None
+        password_hash = await components.passwords.hash(data.password)
+    user = await create_user_row(
+        session,
+        email=data.email,
+        password_hash=password_hash,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        display_name=data.display_name,
+        role=data.role,
+        status=data.status,
+    )
+    if user is None:
+        # An admin may learn that an email has an account; anonymous callers may not.
+        raise EmailTaken(details={"email": data.email})
+    tenant_id = await join_per_registration_mode(session, components=components, user=user)
+    await record(
+        session,
+        AuditRecord(
+            action=AuditAction.REGISTER,
+            tenant_id=tenant_id,
+            actor_user_id=actor.user_id,
+            actor=actor.key,
+            subject=f"user:{user.id}",
+            origin=origin,
+            details={"created_by_admin": True, "role": user.role.value},
+        ),
+    )
+    return user
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    components: IdentityComponents,
+    user_id: UUID,
+    data: UserAdminUpdate,
+    actor: Principal,
+    origin: Origin,
+) -> User:
+    """Change any account; role changes and disabling are audited, disabling signs out."""
+    user = await repository.lock_user(session, user_id)
+    if user is None:
+        raise UserNotFound()
+    changes = data.model_dump(exclude_unset=True)
+    role, status = changes.pop("role", None), changes.pop("status", None)
+    if user.id == actor.user_id and (
+        (role is not None and role != user.role) or (status is not None and status != user.status)
+    ):
+        raise CannotChangeOwnAccount()
+    await update_profile(session, user=user, data=ProfileUpdate(**changes))
+    audit = AuditRecord(
+        action=AuditAction.ROLE_CHANGED,
+        actor_user_id=actor.user_id,
+        actor=actor.key,
+        subject=f"user:{user.id}",
+        origin=origin,
+    )
+    if role is not None and role != user.role:
+        previous, user.role = user.role, PlatformRole(role)
+        await record(session, replace(audit, details={"from": previous.value, "to": role}))
+    if status is not None and status != user.status:
+        user.status = UserStatus(status)
+        disabled = user.status is UserStatus.DISABLED
+        revoked = 0
+        if disabled:
+            revoked = await repository.revoke_user_refresh_tokens(
+                session, user.id, reason="account_disabled", at=datetime.now(UTC)
+            )
+        action = AuditAction.ACCOUNT_DISABLED if disabled else AuditAction.ACCOUNT_ENABLED
+        details = {"refresh_tokens_revoked": revoked}
+        await record(session, replace(audit, action=action, details=details))
+    await session.flush()
+    await session.refresh(user)
+    components.access_cache.forget(user.id)
+    return user
