@@ -76,12 +76,13 @@ async def test_a_contributor_lists_and_revokes_only_their_own_keys(
     assert revoke_own.status_code == 204
 
 
-async def test_a_suspended_owner_is_no_member(
+async def test_a_suspended_owners_key_stops_working(
     client: httpx.AsyncClient, tenant: TenantWithKey, make_member: MemberFactory
 ) -> None:
+    # A user's key acts as that user: without an active membership it authenticates nobody.
     suspended = await make_member(tenant, ScopeRole.OWNER, state=MembershipState.SUSPENDED)
 
     response = await client.get("/api/v1/tenant", headers=suspended.headers)
 
-    assert response.status_code == 403
-    assert response.json()["error"]["details"] == {"reason": "membership_suspended"}
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "INVALID_CREDENTIALS"

@@ -31,7 +31,7 @@ from mosaic.identity.errors import InvalidCredentials, NoTenantAccess, Registrat
 from mosaic.identity.passwords import PasswordPolicyViolation
 from mosaic.identity.repository import Membership, UserAccess
 from mosaic.identity.schemas import RegisterRequest, normalise_email
-from mosaic.models import MembershipState, RefreshToken, User, UserStatus
+from mosaic.models import MembershipState, PlatformRole, RefreshToken, User, UserStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -404,16 +404,21 @@ async def logout(session: AsyncSession, *, refresh_token: str, origin: Origin) -
 # Access tokens
 
 
-async def _active_member(
+_CAN_AUTHENTICATE = frozenset({MembershipState.ACTIVE, MembershipState.PENDING})
+
+
+async def _may_authenticate(
     session: AsyncSession, *, components: IdentityComponents, user_id: UUID, tenant_id: UUID
 ) -> UserAccess:
     access = await components.access_cache.get(session, user_id, tenant_id)
-    if (
-        access is None
-        or access.status is not UserStatus.ACTIVE
-        or access.membership_state is not MembershipState.ACTIVE
-    ):
-        logger.info("authentication_failed", reason="user_inactive_or_not_a_member")
+    if access is None or access.status is not UserStatus.ACTIVE:
+        logger.info("authentication_failed", reason="user_inactive")
+        raise InvalidCredentials()
+    # Platform administrators act in any tenant; the policy decides what they may do there.
+    # A pending member authenticates but the policy treats them as a non-member (they can see
+    # their own request and accept an invitation); a suspended or removed one does not.
+    if access.role != PlatformRole.ADMIN and access.membership_state not in _CAN_AUTHENTICATE:
+        logger.info("authentication_failed", reason="not_a_member")
         raise InvalidCredentials()
     return access
 
@@ -423,7 +428,7 @@ async def check_key_owner(
 ) -> None:
     """A user's API key works only while its user is active and a member of its tenant."""
     if principal.user_id is not None:
-        await _active_member(
+        await _may_authenticate(
             session,
             components=components,
             user_id=principal.user_id,
@@ -438,11 +443,9 @@ async def authenticate_access_token(
     claims = await access_tokens.verify(
         session, token, keys=components.keys, settings=components.settings
     )
-    access = await _active_member(
+    access = await _may_authenticate(
         session, components=components, user_id=claims.user_id, tenant_id=claims.tenant_id
     )
-    if access.membership_role is None:
-        raise InvalidCredentials()
     return Principal(
         kind=PrincipalKind.USER,
         subject_id=claims.user_id,
