@@ -96,6 +96,11 @@ class IdempotencyKeyReused(ValidationFailed):
     default_message = "This Idempotency-Key was already used with a different request"
 
 
+class IdempotencyKeyInProgress(Conflict):
+    code = "IDEMPOTENCY_KEY_IN_PROGRESS"
+    default_message = "The first request with this Idempotency-Key has no stored answer yet"
+
+
 class ServiceUnavailable(MosaicError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"

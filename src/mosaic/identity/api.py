@@ -7,7 +7,13 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 
-from mosaic.core.errors import ErrorEnvelope, ValidationFailed, error_responses
+from mosaic.core.errors import (
+    ErrorEnvelope,
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    ValidationFailed,
+    error_responses,
+)
 from mosaic.core.pagination import Page, PageParams
 from mosaic.identity import repository, service
 from mosaic.identity.dependencies import CurrentPrincipal, IdempotentCreateDep, TenantSession
@@ -44,7 +50,7 @@ async def list_api_keys(
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     summary="Create an API key (its secret is shown once)",
-    responses=error_responses(ValidationFailed),
+    responses=error_responses(ValidationFailed, IdempotencyKeyReused, IdempotencyKeyInProgress),
 )
 async def create_api_key(
     data: ApiKeyCreate,
