@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from uuid import UUID
 
 import httpx
@@ -84,6 +85,18 @@ async def faulty_client(app_with_faulty_routes: FastAPI) -> AsyncIterator[httpx.
         yield client
 
 
+class _SignalFreeServer(uvicorn.Server):
+    """A uvicorn that leaves SIGINT and SIGTERM alone.
+
+    ``Server.serve`` captures both for as long as it runs; for a server living through the
+    whole test session that would swallow Ctrl-C and a plain ``kill`` of pytest.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 @pytest.fixture(scope="session")
 async def live_server(app: FastAPI) -> AsyncIterator[str]:
     """The app behind a real uvicorn on a loopback port: real sockets, real chunked bodies."""
@@ -92,7 +105,7 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
     port = listener.getsockname()[1]
     # lifespan="off": the session's app has already been started by the ``app`` fixture.
     config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False)
-    server = uvicorn.Server(config)
+    server = _SignalFreeServer(config)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started:
         if serving.done():

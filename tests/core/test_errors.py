@@ -275,7 +275,7 @@ async def test_an_unhandled_exception_is_logged_with_its_trace_and_request_id(
     assert str(logged["exc_info"]) == "secret internals: /srv/mosaic/app.py line 42"
 
 
-async def test_a_mosaic_error_renders_its_status_code_and_details(
+async def test_a_mosaic_error_renders_its_own_status_code_and_message(
     client: httpx.AsyncClient, tenant: TenantWithKey
 ) -> None:
     response = await client.get(

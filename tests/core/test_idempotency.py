@@ -236,3 +236,24 @@ def test_the_fingerprint_separates_method_path_and_body() -> None:
     # Length-prefixed parts: moving bytes between path and body changes the fingerprint.
     assert request_fingerprint("POST", "/a", b"bc") != request_fingerprint("POST", "/ab", b"c")
     assert request_fingerprint("POST", "/a", b"{}") == request_fingerprint("POST", "/a", b"{}")
+
+
+async def test_a_record_stored_without_a_response_is_409_not_a_broken_replay(
+    client: httpx.AsyncClient, tenant: TenantWithKey, owner_sessions: Sessions
+) -> None:
+    first = await _create(client, tenant, "never-answered", {"name": "answered"})
+    async with owner_sessions() as session, session.begin():
+        # What a route that reserved a key but returned without respond() would leave behind.
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.tenant_id == tenant.id,
+                IdempotencyRecord.key == "never-answered",
+            )
+            .values(status_code=0, response_body=None)
+        )
+
+    response = await _create(client, tenant, "never-answered", {"name": "answered"})
+
+    assert first.status_code == 201
+    assert_envelope(response, 409, "IDEMPOTENCY_KEY_IN_PROGRESS")

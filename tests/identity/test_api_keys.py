@@ -438,3 +438,19 @@ async def test_a_request_is_not_held_up_by_a_transaction_locking_its_key(
         )
 
     assert response.status_code == 200
+
+
+# Documentation
+
+
+async def test_the_create_route_documents_its_errors(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+
+    responses = document["paths"]["/api/v1/api-keys"]["post"]["responses"]
+
+    assert {"201", "401", "403", "409", "422"} <= set(responses)
+    assert responses["422"]["description"] == "VALIDATION_ERROR, IDEMPOTENCY_KEY_REUSED"
+    assert "IDEMPOTENCY_KEY_IN_PROGRESS" in responses["409"]["description"]
+    assert responses["403"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorEnvelope"
+    }

@@ -107,6 +107,11 @@ class RateLimited(MosaicError):
         super().__init__(message, details=details, headers={"Retry-After": str(retry_after)})
 
 
+class IdempotencyKeyInProgress(Conflict):
+    code = "IDEMPOTENCY_KEY_IN_PROGRESS"
+    default_message = "The first request with this Idempotency-Key has no stored answer yet"
+
+
 class ServiceUnavailable(MosaicError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mosaic.core.errors import IdempotencyKeyReused, ValidationFailed
+from mosaic.core.errors import IdempotencyKeyInProgress, IdempotencyKeyReused, ValidationFailed
 from mosaic.models import IdempotencyRecord
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -108,6 +108,10 @@ class IdempotentCreate:
         record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one()
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused()
+        if record.status_code == _PENDING:
+            # Reservations commit with their answer, so this one was committed by a route that
+            # never called respond(): refuse rather than replay a response that does not exist.
+            raise IdempotencyKeyInProgress()
         headers = {**record.response_headers, REPLAY_HEADER: "true"}
         raise IdempotentReplay(
             JSONResponse(record.response_body, status_code=record.status_code, headers=headers)

@@ -9,7 +9,13 @@ from fastapi.responses import JSONResponse
 
 from mosaic.authz import AccessDenied, MissingScope
 from mosaic.authz.dependencies import CurrentSubject
-from mosaic.core.errors import ErrorEnvelope, ValidationFailed, error_responses
+from mosaic.core.errors import (
+    ErrorEnvelope,
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    ValidationFailed,
+    error_responses,
+)
 from mosaic.core.pagination import Page, PageParams
 from mosaic.core.principal import Principal
 from mosaic.identity import service
@@ -48,7 +54,7 @@ async def list_api_keys(
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     summary="Create an API key (its secret is shown once)",
-    responses=error_responses(ValidationFailed),
+    responses=error_responses(ValidationFailed, IdempotencyKeyReused, IdempotencyKeyInProgress),
 )
 async def create_api_key(
     data: ApiKeyCreate,
