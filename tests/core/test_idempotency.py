@@ -228,7 +228,7 @@ async def test_an_expired_record_is_replaced_by_a_new_create(
             )
         )
     assert record is not None
-    assert record.response_body["id"] == response.json()["id"]
+    assert record.response_sealed is not None
     assert record.expires_at > datetime.now(UTC)
 
 
@@ -250,10 +250,49 @@ async def test_a_record_stored_without_a_response_is_409_not_a_broken_replay(
                 IdempotencyRecord.tenant_id == tenant.id,
                 IdempotencyRecord.key == "never-answered",
             )
-            .values(status_code=0, response_body=None)
+            .values(status_code=0, response_sealed=None)
         )
 
     response = await _create(client, tenant, "never-answered", {"name": "answered"})
 
     assert first.status_code == 201
+    assert_envelope(response, 409, "IDEMPOTENCY_KEY_IN_PROGRESS")
+
+
+async def test_a_stored_answer_rests_sealed_with_no_secret_in_clear(
+    client: httpx.AsyncClient, tenant: TenantWithKey, owner_sessions: Sessions
+) -> None:
+    created = await _create(client, tenant, "sealed", {"name": "holds a secret"})
+    async with owner_sessions() as session:
+        record = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.tenant_id == tenant.id, IdempotencyRecord.key == "sealed"
+            )
+        )
+
+    assert record is not None
+    assert record.response_sealed is not None
+    assert created.json()["key"].encode() not in record.response_sealed
+    assert created.json()["id"].encode() not in record.response_sealed
+
+
+async def test_a_sealed_answer_moved_to_another_key_does_not_open(
+    client: httpx.AsyncClient, tenant: TenantWithKey, owner_sessions: Sessions
+) -> None:
+    await _create(client, tenant, "source", {"name": "one"})
+    await _create(client, tenant, "target", {"name": "two"})
+    async with owner_sessions() as session, session.begin():
+        source = await session.scalar(
+            select(IdempotencyRecord.response_sealed).where(
+                IdempotencyRecord.tenant_id == tenant.id, IdempotencyRecord.key == "source"
+            )
+        )
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.tenant_id == tenant.id, IdempotencyRecord.key == "target")
+            .values(response_sealed=source)
+        )
+
+    response = await _create(client, tenant, "target", {"name": "two"})
+
     assert_envelope(response, 409, "IDEMPOTENCY_KEY_IN_PROGRESS")

@@ -9,6 +9,7 @@ one key serialise on the reservation's primary key: the second waits, then repla
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,10 +22,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.errors import IdempotencyKeyInProgress, IdempotencyKeyReused, ValidationFailed
+from mosaic.core.sealing import SealBroken, Sealer
 from mosaic.models import IdempotencyRecord
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_SEAL_PURPOSE = "idempotency-responses/v1"
 MAX_KEY_LENGTH = 255
 _PENDING = 0
 
@@ -53,6 +56,7 @@ class IdempotentCreate:
     tenant_id: UUID
     principal: str
     key: str | None
+    sealer: Sealer
 
     @classmethod
     async def reserve(
@@ -66,9 +70,12 @@ class IdempotentCreate:
         path: str,
         body: bytes,
         ttl: timedelta,
+        sealer: Sealer,
     ) -> IdempotentCreate:
         """Reserve ``key`` for this request, or raise ``IdempotentReplay`` / 422."""
-        guard = cls(session=session, tenant_id=tenant_id, principal=principal, key=key)
+        guard = cls(
+            session=session, tenant_id=tenant_id, principal=principal, key=key, sealer=sealer
+        )
         if key is None:
             return guard
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
@@ -96,8 +103,7 @@ class IdempotentCreate:
                 path=path,
                 request_hash=fingerprint,
                 status_code=_PENDING,
-                response_body=None,
-                response_headers={},
+                response_sealed=None,
                 expires_at=now + ttl,
             )
             .on_conflict_do_nothing()
@@ -108,13 +114,20 @@ class IdempotentCreate:
         record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one()
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused()
-        if record.status_code == _PENDING:
+        if record.status_code == _PENDING or record.response_sealed is None:
             # Reservations commit with their answer, so this one was committed by a route that
             # never called respond(): refuse rather than replay a response that does not exist.
             raise IdempotencyKeyInProgress()
-        headers = {**record.response_headers, REPLAY_HEADER: "true"}
+        try:
+            stored = json.loads(sealer.open(record.response_sealed, bound_to=guard._binding()))
+        except SealBroken:
+            # Sealed under a secret key that has since been rotated: the answer is gone.
+            raise IdempotencyKeyInProgress(
+                "The stored answer for this Idempotency-Key can no longer be read"
+            ) from None
+        headers = {**stored["headers"], REPLAY_HEADER: "true"}
         raise IdempotentReplay(
-            JSONResponse(record.response_body, status_code=record.status_code, headers=headers)
+            JSONResponse(stored["body"], status_code=record.status_code, headers=headers)
         )
 
     async def respond(
@@ -133,7 +146,11 @@ class IdempotentCreate:
             )
             assert record is not None, "respond() without a reservation"
             record.status_code = status_code
-            record.response_body = body
-            record.response_headers = headers
+            stored = json.dumps({"body": body, "headers": headers}).encode()
+            record.response_sealed = self.sealer.seal(stored, bound_to=self._binding())
             await self.session.flush()
         return JSONResponse(body, status_code=status_code, headers=headers)
+
+    def _binding(self) -> bytes:
+        # Ties a sealed answer to its record: it cannot be replayed under another key.
+        return f"{self.tenant_id}/{self.principal}/{self.key}".encode()

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.database import bind_tenant
 from mosaic.core.dependencies import RequestSession, SettingsDep
-from mosaic.core.idempotency import IDEMPOTENCY_HEADER, IdempotentCreate
+from mosaic.core.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_SEAL_PURPOSE, IdempotentCreate
 from mosaic.core.principal import Principal
+from mosaic.core.sealing import Sealer
 from mosaic.identity import auth_service, membership_service, service
 from mosaic.identity.api_key_secrets import KEY_PREFIX
 from mosaic.identity.components import IdentityComponents
@@ -122,6 +123,9 @@ async def _idempotent_create(
         path=request.url.path,
         body=await request.body(),
         ttl=timedelta(hours=settings.security.idempotency_ttl_hours),
+        sealer=Sealer.for_secret(
+            settings.security.secret_key.get_secret_value(), IDEMPOTENCY_SEAL_PURPOSE
+        ),
     )
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, PrimaryKeyConstraint, String, func
+from sqlalchemy import DateTime, Integer, LargeBinary, PrimaryKeyConstraint, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mosaic.models.base import Base, TenantOwned
@@ -23,7 +22,8 @@ class IdempotencyRecord(TenantOwned, Base):
     path: Mapped[str] = mapped_column(String(2048))
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[Any] = mapped_column(JSON)
-    response_headers: Mapped[dict[str, str]] = mapped_column(JSON)
+    # The stored response (body and headers), sealed: a create's answer can hold a secret shown
+    # once, such as a new API key, which must not rest in clear. NULL while reserved.
+    response_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
