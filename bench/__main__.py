@@ -6,13 +6,13 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import api
+from bench import api, auth
 from bench.options import DEFAULT_REPORT, RunOptions
 from bench.report import write_section
 from bench.wrk import LoadGeneratorUnavailable
 
 # Each benchmark measures, prints, and returns its Markdown section.
-BENCHMARKS: dict[str, Callable[[RunOptions], str]] = {api.NAME: api.run}
+BENCHMARKS: dict[str, Callable[[RunOptions], str]] = {api.NAME: api.run, auth.NAME: auth.run}
 
 
 def parse_options(argv: Sequence[str] | None = None) -> tuple[list[str], RunOptions]:

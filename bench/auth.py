@@ -28,6 +28,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.report import write_section
 from mosaic.app import create_app
 from mosaic.core.database import DatabaseLocation
 from mosaic.core.embedded_postgres import EmbeddedPostgres
@@ -246,23 +247,8 @@ def run(options: object | None = None) -> str:
     return section
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace this benchmark's section between its markers (append it if missing)."""
-    start, end = f"<!-- bench:{NAME}:start -->", f"<!-- bench:{NAME}:end -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1]
-        text = f"{before}{block}{after}"
-    else:
-        text = f"{text.rstrip()}\n\n{block}\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def main() -> None:
-    write_section(REPORT, run())
+    write_section(REPORT, NAME, run())
     print(f"wrote the {NAME} section of {REPORT}", file=sys.stderr)
 
 

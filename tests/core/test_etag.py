@@ -30,6 +30,14 @@ async def test_a_read_carries_a_strong_etag_of_its_body(
     assert response.headers["ETag"].startswith('"')
 
 
+async def test_a_read_may_be_kept_only_by_a_private_cache_that_revalidates(
+    client: httpx.AsyncClient, tenant: TenantWithKey
+) -> None:
+    response = await client.get("/api/v1/tenant", headers=tenant.headers)
+
+    assert response.headers["Cache-Control"] == "private, no-cache"
+
+
 async def test_a_list_carries_an_etag(client: httpx.AsyncClient, tenant: TenantWithKey) -> None:
     response = await client.get("/api/v1/api-keys", headers=tenant.headers)
 

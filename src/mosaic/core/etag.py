@@ -1,5 +1,6 @@
 """Entity tags on reads: every successful JSON ``GET`` carries a strong ``ETag`` computed from
-its body, and a matching ``If-None-Match`` gets ``304 Not Modified`` without the body."""
+its body (and ``Cache-Control: private, no-cache`` unless the route set its own), and a
+matching ``If-None-Match`` gets ``304 Not Modified`` without the body."""
 
 from __future__ import annotations
 
@@ -66,6 +67,10 @@ class ETagMiddleware:
             etag = etag_for(body)
             headers = MutableHeaders(scope=start)
             headers["ETag"] = etag
+            if "cache-control" not in headers:
+                # Answers depend on the caller's credential: no shared cache may keep them,
+                # and a private one must revalidate (cheaply, with the ETag) before reuse.
+                headers["Cache-Control"] = "private, no-cache"
             if if_none_match_matches(if_none_match, etag):
                 start["status"] = 304
                 for name in ("content-length", "content-type"):
