@@ -104,3 +104,22 @@ def test_the_rule_detects_a_forbidden_import(tmp_path: Path) -> None:
     module.write_text("from mosaic.stories.service import create_story\n")
 
     assert any(_is_domain_module(name) for name in _imported_modules(module))
+
+
+def test_dependencies_are_async_so_none_runs_in_a_worker_thread() -> None:
+    # FastAPI runs a plain ``def`` dependency in a thread pool: a hop per request per
+    # dependency that costs more than most of them do. Dependencies are declared in the module
+    # that wraps them in ``Depends``, so each module is checked on its own.
+    offenders = []
+    for path in sorted(SOURCE.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        sync = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        offenders += [
+            f"{path.relative_to(SOURCE)}: {argument.id}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Depends"
+            for argument in node.args[:1]
+            if isinstance(argument, ast.Name) and argument.id in sync
+        ]
+
+    assert offenders == []

@@ -1,4 +1,8 @@
-"""Request-scoped dependencies of the platform kit, each declared once as an ``Annotated`` alias."""
+"""Request-scoped dependencies of the platform kit, each declared once as an ``Annotated`` alias.
+
+Every dependency is ``async def``, even when it awaits nothing: FastAPI runs a plain ``def``
+dependency in a worker thread, a hop that cost more than the rest of a simple request.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ from mosaic.core.database import Database
 from mosaic.core.settings import Settings
 
 
-def _database(request: Request) -> Database:
+async def _database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -107,7 +107,7 @@ class PageRequest:
         )
 
 
-def _page_request(
+async def _page_request(
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = DEFAULT_LIMIT,
     # No max_length here: every cursor that is not ours, long ones included, is INVALID_CURSOR.

@@ -42,7 +42,7 @@ _bearer = HTTPBearer(
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 
 
-def _identity(request: Request) -> IdentityComponents:
+async def _identity(request: Request) -> IdentityComponents:
     components: IdentityComponents = request.app.state.identity
     return components
 
@@ -50,7 +50,7 @@ def _identity(request: Request) -> IdentityComponents:
 IdentityDep = Annotated[IdentityComponents, Depends(_identity)]
 
 
-def _local_accounts(components: IdentityDep) -> IdentityComponents:
+async def _local_accounts(components: IdentityDep) -> IdentityComponents:
     if not components.settings.local_accounts_enabled:
         raise LocalAccountsDisabled()
     return components
