@@ -29,6 +29,8 @@ from mosaic.identity.auth_api import router as auth_router
 from mosaic.identity.auth_api import well_known_router
 from mosaic.identity.components import IdentityComponents
 from mosaic.identity.membership_api import router as membership_router
+from mosaic.identity.oidc_api import identities_router
+from mosaic.identity.oidc_api import router as browser_auth_router
 from mosaic.identity.signing_keys import ensure_signing_key
 from mosaic.identity.users_api import router as users_router
 
@@ -81,6 +83,8 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(audit_router, prefix=API_PREFIX)
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(users_router, prefix=API_PREFIX)
+    app.include_router(identities_router, prefix=API_PREFIX)
+    app.include_router(browser_auth_router)
     app.include_router(well_known_router)
 
     # Added innermost first. The request context wraps everything else, so every response —
@@ -112,6 +116,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
                 "If-Match",
                 "If-None-Match",
                 "X-API-Key",
+                "X-CSRF-Token",
                 "X-Request-ID",
             ],
             expose_headers=["ETag", "X-Request-ID", "Location"],

@@ -231,7 +231,7 @@ async def login(
             replace(failed, reason=reason, actor_user_id=actor),
         )
     await throttle.record_success(email=email)
-    membership = await _choose_membership(session, user=user, requested=tenant)
+    membership = await choose_membership(session, user=user, requested=tenant)
     if membership is None:
         raise AuthFailure(
             NoTenantAccess(),
@@ -260,7 +260,7 @@ async def login(
     return issued
 
 
-async def _choose_membership(
+async def choose_membership(
     session: AsyncSession, *, user: User, requested: str | None
 ) -> Membership | None:
     """The requested tenant (slug or id) if the user is an active member; else the first."""
@@ -362,7 +362,7 @@ async def refresh(
     user = await repository.get_user(session, found.user_id)
     if user is None or user.status is not UserStatus.ACTIVE:
         raise AuthFailure(InvalidCredentials(), replace(failed, reason="account_disabled"))
-    membership = await _choose_membership(
+    membership = await choose_membership(
         session, user=user, requested=tenant or str(found.tenant_id)
     )
     if membership is None:
@@ -404,9 +404,10 @@ async def logout(session: AsyncSession, *, refresh_token: str, origin: Origin) -
 # Access tokens
 
 
-async def _active_member(
+async def active_member(
     session: AsyncSession, *, components: IdentityComponents, user_id: UUID, tenant_id: UUID
 ) -> UserAccess:
+    """The user's access if they are active and an active member of the tenant; else 401."""
     access = await components.access_cache.get(session, user_id, tenant_id)
     if (
         access is None
@@ -423,7 +424,7 @@ async def check_key_owner(
 ) -> None:
     """A user's API key works only while its user is active and a member of its tenant."""
     if principal.user_id is not None:
-        await _active_member(
+        await active_member(
             session,
             components=components,
             user_id=principal.user_id,
@@ -438,7 +439,7 @@ async def authenticate_access_token(
     claims = await access_tokens.verify(
         session, token, keys=components.keys, settings=components.settings
     )
-    access = await _active_member(
+    access = await active_member(
         session, components=components, user_id=claims.user_id, tenant_id=claims.tenant_id
     )
     if access.membership_role is None:
