@@ -17,7 +17,7 @@ from fastapi.security import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mosaic.core.database import bind_tenant
+from mosaic.core.database import Database, bind_tenant
 from mosaic.core.dependencies import DatabaseDep, RequestSession, SettingsDep
 from mosaic.core.idempotency import IDEMPOTENCY_HEADER, IdempotentCreate
 from mosaic.core.principal import Principal
@@ -87,6 +87,43 @@ def _local_accounts(components: IdentityDep) -> IdentityComponents:
 LocalAccounts = Annotated[IdentityComponents, Depends(_local_accounts)]
 
 
+async def _authenticate_cookie(
+    request: Request,
+    session: AsyncSession,
+    database: Database,
+    components: IdentityComponents,
+    *,
+    cookie: str,
+    csrf: session_service.CsrfEvidence,
+) -> Principal:
+    """A browser session's principal; unsafe methods must also pass the CSRF checks.
+
+    The cookie is the only ambient credential: a browser attaches it to cross-site requests
+    too, so an unsafe request must prove it comes from our web app (Origin and the double
+    submitted token). Bearer tokens and API keys are never attached by a browser on its own.
+    """
+    by_cookie = await session_service.authenticate(session, components=components, cookie=cookie)
+    principal = by_cookie.principal
+    reason = session_service.csrf_failure(csrf, csrf_hash=by_cookie.csrf_hash)
+    if reason is not None:
+        await record_independently(
+            database.sessionmaker,
+            AuditRecord(
+                action=AuditAction.ACCESS_DENIED,
+                outcome="failure",
+                tenant_id=principal.tenant_id,
+                actor_user_id=principal.user_id,
+                actor=principal.key,
+                subject="csrf",
+                reason=reason,
+                origin=Origin.of(request),
+                details={"method": request.method, "path": request.url.path},
+            ),
+        )
+        raise CsrfFailed()
+    return principal
+
+
 async def _authenticate(
     request: Request,
     session: RequestSession,
@@ -101,32 +138,11 @@ async def _authenticate(
     presented = bearer.credentials if bearer is not None else api_key
     authenticated = None
     if not presented:
-        # The only ambient credential: a browser attaches it to cross-site requests too, so
-        # unsafe methods must prove they come from our web app (Origin and double submit).
-        # Bearer tokens and API keys are never attached by a browser on its own.
         if not session_cookie:
             raise InvalidCredentials("Authentication is required")
-        by_cookie = await session_service.authenticate(
-            session, components=components, cookie=session_cookie
+        principal = await _authenticate_cookie(
+            request, session, database, components, cookie=session_cookie, csrf=csrf
         )
-        principal = by_cookie.principal
-        reason = session_service.csrf_failure(csrf, csrf_hash=by_cookie.csrf_hash)
-        if reason is not None:
-            await record_independently(
-                database.sessionmaker,
-                AuditRecord(
-                    action=AuditAction.ACCESS_DENIED,
-                    outcome="failure",
-                    tenant_id=principal.tenant_id,
-                    actor_user_id=principal.user_id,
-                    actor=principal.key,
-                    subject="csrf",
-                    reason=reason,
-                    origin=Origin.of(request),
-                    details={"method": request.method, "path": request.url.path},
-                ),
-            )
-            raise CsrfFailed()
     elif bearer is None or presented.startswith(KEY_PREFIX):
         authenticated = await service.authenticate_api_key(session, plaintext=presented)
         principal = authenticated.principal
