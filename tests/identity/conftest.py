@@ -245,37 +245,50 @@ def oidc_issuer() -> Iterator[str]:
             process.wait()
 
 
-@pytest.fixture(scope="module")
-async def oidc_app(
-    settings: Settings, location: DatabaseLocation, oidc_issuer: str
+@asynccontextmanager
+async def oidc_application(
+    settings: Settings, location: DatabaseLocation, issuer: str, **identity: Any
 ) -> AsyncIterator[FastAPI]:
-    """The API with the provider ``mock`` configured and the web app's origin allowed."""
-    identity = IdentitySettings.model_validate(
+    """The API with the provider ``mock`` at ``issuer`` and the web app's origin allowed."""
+    identity_settings = IdentitySettings.model_validate(
         {
             **settings.identity.model_dump(),
             "oidc_providers": {
                 "mock": {
-                    "issuer": oidc_issuer,
+                    "issuer": issuer,
                     "client_id": OIDC_CLIENT_ID,
                     "client_secret": "mock-client-secret",
                 }
             },
             "user_status_cache_seconds": 0,
+            **identity,
         }
     )
     server = settings.server.model_copy(update={"cors_origins": [APP_ORIGIN]})
     application = create_app(
-        settings.model_copy(update={"identity": identity, "server": server}), location
+        settings.model_copy(update={"identity": identity_settings, "server": server}), location
     )
     async with LifespanManager(application):
         yield application
 
 
+def browser_of(application: FastAPI) -> httpx.AsyncClient:
+    """A browser-like client: keeps cookies, reaches the API over https."""
+    transport = httpx.ASGITransport(app=application, client=unique_client_address())
+    return httpx.AsyncClient(transport=transport, base_url=OWN_ORIGIN)
+
+
+@pytest.fixture(scope="module")
+async def oidc_app(
+    settings: Settings, location: DatabaseLocation, oidc_issuer: str
+) -> AsyncIterator[FastAPI]:
+    async with oidc_application(settings, location, oidc_issuer) as application:
+        yield application
+
+
 @pytest.fixture
 async def browser(oidc_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser-like client of ``oidc_app``: keeps cookies, reaches the API over https."""
-    transport = httpx.ASGITransport(app=oidc_app, client=unique_client_address())
-    async with httpx.AsyncClient(transport=transport, base_url=OWN_ORIGIN) as client:
+    async with browser_of(oidc_app) as client:
         yield client
 
 

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlalchemy import select, update
 
+from mosaic.core.database import DatabaseLocation
+from mosaic.core.settings import Settings
 from mosaic.identity.oidc_client import code_challenge
 from mosaic.models import OidcLogin, UserIdentity
 from tests.identity.conftest import (
@@ -20,7 +22,9 @@ from tests.identity.conftest import (
     Sessions,
     audit_events,
     authorize_at_provider,
+    browser_of,
     login,
+    oidc_application,
     sign_in_with_provider,
     start_login,
 )
@@ -314,3 +318,46 @@ async def test_someone_elses_identity_is_not_found(
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "IDENTITY_NOT_FOUND"
+
+
+async def test_invite_only_keeps_the_new_account_but_signs_no_one_in(
+    settings: Settings,
+    location: DatabaseLocation,
+    oidc_issuer: str,
+    provider_user: MakeProviderUser,
+    owner_sessions: Sessions,
+) -> None:
+    user = await provider_user()
+    async with (
+        oidc_application(settings, location, oidc_issuer, registration_mode="invite_only") as app,
+        browser_of(app) as browser,
+    ):
+        response = await sign_in_with_provider(browser, user)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "NO_TENANT_ACCESS"
+    assert "mosaic_session" not in browser.cookies
+    events = await audit_events(owner_sessions, subject=f"oidc:mock:{user.sub}")
+    assert events[-1].reason == "no_membership"
+    async with owner_sessions() as session:
+        identity = (
+            await session.execute(select(UserIdentity).where(UserIdentity.subject == user.sub))
+        ).scalar_one()  # the account exists, for an invitation to find
+    assert events[-1].actor_user_id == identity.user_id
+
+
+async def test_own_tenant_registration_gives_the_new_user_a_tenant(
+    settings: Settings,
+    location: DatabaseLocation,
+    oidc_issuer: str,
+    provider_user: MakeProviderUser,
+) -> None:
+    async with (
+        oidc_application(settings, location, oidc_issuer, registration_mode="own_tenant") as app,
+        browser_of(app) as browser,
+    ):
+        await sign_in_with_provider(browser, await provider_user())
+        tenant = (await browser.get("/api/v1/tenant")).json()
+        me = (await browser.get("/api/v1/me")).json()
+
+    assert tenant["slug"] == f"u-{me['id'].replace('-', '')[-12:]}"

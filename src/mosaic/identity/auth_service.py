@@ -43,12 +43,20 @@ class AuthFailure(Exception):
     """A failed authentication: what to audit, and the error the client gets."""
 
     def __init__(
-        self, error: MosaicError, entry: AuditRecord, *, revoke_family: UUID | None = None
+        self,
+        error: MosaicError,
+        entry: AuditRecord,
+        *,
+        revoke_family: UUID | None = None,
+        keep_changes: bool = False,
     ) -> None:
         super().__init__(error.message)
         self.error = error
         self.entry = entry
         self.revoke_family = revoke_family
+        # Commit what the request did before failing (an account made by a sign-in that
+        # then finds no tenant to enter) instead of rolling it back.
+        self.keep_changes = keep_changes
 
 
 @dataclass(frozen=True)
@@ -73,10 +81,13 @@ async def settle_failure(
 ) -> NoReturn:
     """Record a failure (and revoke a replayed family) independently; raise its error.
 
-    The request's transaction is rolled back first: it may hold the lock on the replayed
-    token's row, which the revocation needs.
+    The request's transaction is rolled back first (committed, if the failure keeps its
+    changes): it may hold the lock on the replayed token's row, which the revocation needs.
     """
-    await request_session.rollback()
+    if failure.keep_changes:
+        await request_session.commit()
+    else:
+        await request_session.rollback()
     async with sessionmaker() as session, session.begin():
         if failure.revoke_family is not None:
             await repository.revoke_refresh_family(

@@ -77,6 +77,9 @@ class OidcClient:
 
     name: str
     settings: OidcProviderSettings
+    # Tests may route HTTP elsewhere; in service this is None (the network).
+    transport: httpx.AsyncBaseTransport | None = None
+    jwks_min_refresh_seconds: float = _JWKS_MIN_REFRESH_SECONDS
     _metadata: dict[str, Any] | None = None
     _metadata_expires: float = 0.0
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
@@ -94,7 +97,7 @@ class OidcClient:
         async with self._lock:
             if self._metadata is None or self._metadata_expires <= time.monotonic():
                 url = f"{self.issuer}/.well-known/openid-configuration"
-                document = await _get_json(url)
+                document = await _get_json(url, transport=self.transport)
                 required = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
                 if any(not isinstance(document.get(name), str) for name in required):
                     raise ProviderUnavailable(f"discovery document of {self.name} is incomplete")
@@ -143,7 +146,7 @@ class OidcClient:
                 quote(self.settings.client_id, safe=""), quote(secret.get_secret_value(), safe="")
             )
         try:
-            async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT) as client:
+            async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT, transport=self.transport) as client:
                 response = await client.post(
                     endpoint,
                     data=form,
@@ -213,7 +216,7 @@ class OidcClient:
 
     async def _signing_key(self, kid: object) -> jwt.PyJWK:
         key = self._lookup(kid)
-        if key is None and time.monotonic() - self._keys_fetched >= _JWKS_MIN_REFRESH_SECONDS:
+        if key is None and time.monotonic() - self._keys_fetched >= self.jwks_min_refresh_seconds:
             await self._fetch_keys()
             key = self._lookup(kid)
         if key is None:
@@ -230,7 +233,7 @@ class OidcClient:
         jwks_uri: str = (await self.metadata())["jwks_uri"]
         async with self._lock:
             self._keys_fetched = time.monotonic()
-            document = await _get_json(jwks_uri)
+            document = await _get_json(jwks_uri, transport=self.transport)
             keys: dict[str, jwt.PyJWK] = {}
             for index, entry in enumerate(document.get("keys", [])):
                 if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
@@ -255,9 +258,9 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-async def _get_json(url: str) -> dict[str, Any]:
+async def _get_json(url: str, *, transport: httpx.AsyncBaseTransport | None) -> dict[str, Any]:
     try:
-        async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT) as client:
+        async with httpx.AsyncClient(timeout=_HTTP_TIMEOUT, transport=transport) as client:
             response = await client.get(url, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         logger.warning("oidc_provider_unreachable", url=url, error=type(exc).__name__)

@@ -197,7 +197,11 @@ async def complete_login(
         )
     membership = await auth_service.choose_membership(session, user=user, requested=None)
     if membership is None:
-        raise AuthFailure(NoTenantAccess(), replace(failed, reason="no_membership"))
+        # The account (and its link) stays, as self-registration's does in invite_only mode:
+        # an invitation can then find it.
+        raise AuthFailure(
+            NoTenantAccess(), replace(failed, reason="no_membership"), keep_changes=True
+        )
     user.last_login_at = datetime.now(UTC)
     await session.flush()
     await session.refresh(user)  # updated_at is set by the database
