@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select, update
 
+from mosaic.core.database import DatabaseLocation
+from mosaic.core.settings import Settings
 from mosaic.identity.session_service import hash_secret
 from mosaic.models import AuditEvent, BrowserSession, PlatformRole
 from tests.identity.conftest import (
@@ -17,8 +19,10 @@ from tests.identity.conftest import (
     AccountFactory,
     ProviderUser,
     Sessions,
+    browser_of,
     csrf_headers,
     login,
+    oidc_application,
     sign_in_with_provider,
 )
 
@@ -277,3 +281,22 @@ async def test_cors_grants_credentials_and_the_csrf_header_to_the_web_app_only(
     assert "x-csrf-token" in allowed.headers["access-control-allow-headers"].lower()
     assert "access-control-allow-origin" not in foreign.headers
     assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_a_cookie_domain_shares_the_cookies_with_sibling_hosts(
+    settings: Settings,
+    location: DatabaseLocation,
+    oidc_issuer: str,
+    provider_user: MakeProviderUser,
+) -> None:
+    async with (
+        oidc_application(
+            settings, location, oidc_issuer, session_cookie_domain="example.test"
+        ) as app,
+        browser_of(app) as browser,
+    ):
+        response = await sign_in_with_provider(browser, await provider_user())
+
+    cookies = response.headers.get_list("set-cookie")
+    assert len(cookies) == 2
+    assert all("domain=example.test" in cookie.lower() for cookie in cookies)

@@ -173,6 +173,11 @@ class IdentitySettings(_Section):
     # Secure cookies travel over HTTPS only; switch off only for http://localhost development
     # (refused when MOSAIC_ENV=production).
     session_cookie_secure: bool = True
+    # Unset: the cookies belong to this host only. A parent domain (example.org) shares them
+    # with a web app on a sibling host (app.example.org), whose JavaScript must read mosaic_csrf.
+    session_cookie_domain: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
+    )
 
 
 class RateLimitSettings(_Section):

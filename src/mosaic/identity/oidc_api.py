@@ -73,11 +73,13 @@ def _set_session_cookies(
 ) -> None:
     max_age = components.settings.browser_session_ttl_days * 86_400
     secure = components.settings.session_cookie_secure
+    domain = components.settings.session_cookie_domain
     response.set_cookie(
         session_service.SESSION_COOKIE,
         issued.session_id,
         max_age=max_age,
         path="/",
+        domain=domain,
         secure=secure,
         httponly=True,
         samesite="lax",
@@ -89,6 +91,7 @@ def _set_session_cookies(
         issued.csrf_token,
         max_age=max_age,
         path="/",
+        domain=domain,
         secure=secure,
         httponly=False,
         samesite="lax",
@@ -214,9 +217,15 @@ async def logout(
     except AuthFailure as failure:
         await auth_service.settle_failure(session, database.sessionmaker, failure)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    secure = components.settings.session_cookie_secure
+    settings = components.settings
     for name in (session_service.SESSION_COOKIE, session_service.CSRF_COOKIE):
-        response.delete_cookie(name, path="/", secure=secure, samesite="lax")
+        response.delete_cookie(
+            name,
+            path="/",
+            domain=settings.session_cookie_domain,
+            secure=settings.session_cookie_secure,
+            samesite="lax",
+        )
     return response
 
 
