@@ -3,6 +3,7 @@ document and JWKS served through an in-process transport (the provider is the po
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,11 +15,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from mosaic.core.settings import OidcProviderSettings
-from mosaic.identity.oidc_client import IdTokenInvalid, OidcClient, ProviderUnavailable
+from mosaic.identity.oidc_client import (
+    CodeRejected,
+    IdTokenInvalid,
+    OidcClient,
+    ProviderUnavailable,
+)
 
 ISSUER = "https://idp.example.test"
 CLIENT_ID = "mosaic"
 NONCE = "n-0S6_WzA2Mj"
+CLIENT_SECRET = "s3cr:t"
 
 
 def _rsa_key() -> rsa.RSAPrivateKey:
@@ -162,3 +169,85 @@ async def test_a_discovery_document_for_another_issuer_is_refused() -> None:
 
     with pytest.raises(ProviderUnavailable):
         await provider.client().metadata()
+
+
+@dataclass
+class TokenEndpoint:
+    """A token endpoint answering ``status`` with ``body``; keeps the last request."""
+
+    status: int = 200
+    body: Any = field(default_factory=lambda: {"id_token": "header.payload.signature"})
+    seen: httpx.Request | None = None
+
+    def client(self, *, secret: str | None = CLIENT_SECRET) -> OidcClient:
+        provider = FakeProvider()
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            if request.url.path != "/token":
+                return provider.handle(request)
+            self.seen = request
+            return httpx.Response(self.status, json=self.body)
+
+        settings = OidcProviderSettings(issuer=ISSUER, client_id="id:1", client_secret=secret)
+        return OidcClient("idp", settings, transport=httpx.MockTransport(handle))
+
+
+async def test_the_code_is_exchanged_with_the_pkce_verifier_and_basic_authentication() -> None:
+    endpoint = TokenEndpoint()
+
+    id_token = await endpoint.client().exchange_code(
+        code="the-code", redirect_uri="https://mosaic/cb", code_verifier="v" * 64
+    )
+
+    assert id_token == "header.payload.signature"
+    assert endpoint.seen is not None
+    form = dict(httpx.QueryParams(endpoint.seen.content.decode()))
+    assert form == {
+        "grant_type": "authorization_code",
+        "code": "the-code",
+        "redirect_uri": "https://mosaic/cb",
+        "code_verifier": "v" * 64,
+    }
+    # RFC 6749 §2.3.1: id and secret are form-encoded before the Basic encoding.
+    expected = base64.b64encode(b"id%3A1:s3cr%3At").decode()
+    assert endpoint.seen.headers["authorization"] == f"Basic {expected}"
+
+
+async def test_a_public_client_sends_its_id_in_the_form() -> None:
+    endpoint = TokenEndpoint()
+
+    await endpoint.client(secret=None).exchange_code(
+        code="c", redirect_uri="https://mosaic/cb", code_verifier="v" * 64
+    )
+
+    assert endpoint.seen is not None
+    assert "authorization" not in endpoint.seen.headers
+    assert dict(httpx.QueryParams(endpoint.seen.content.decode()))["client_id"] == "id:1"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "raised"),
+    [
+        (400, {"error": "invalid_grant"}, CodeRejected),
+        (401, {"error": "invalid_client"}, CodeRejected),
+        (503, {"error": "temporarily_unavailable"}, ProviderUnavailable),
+        (200, ["not", "an", "object"], ProviderUnavailable),
+        (200, {"access_token": "no id token"}, IdTokenInvalid),
+    ],
+)
+async def test_token_endpoint_failures_are_told_apart(
+    status: int, body: Any, raised: type[Exception]
+) -> None:
+    endpoint = TokenEndpoint(status=status, body=body)
+
+    with pytest.raises(raised):
+        await endpoint.client().exchange_code(
+            code="c", redirect_uri="https://mosaic/cb", code_verifier="v" * 64
+        )
+
+
+async def test_an_unreachable_provider_is_unavailable() -> None:
+    settings = OidcProviderSettings(issuer="http://127.0.0.1:9", client_id="x")
+
+    with pytest.raises(ProviderUnavailable):
+        await OidcClient("down", settings).metadata()
