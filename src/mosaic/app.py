@@ -29,6 +29,9 @@ from mosaic.identity.auth_api import router as auth_router
 from mosaic.identity.auth_api import well_known_router
 from mosaic.identity.components import IdentityComponents
 from mosaic.identity.membership_api import router as membership_router
+from mosaic.identity.oidc_api import identities_router
+from mosaic.identity.oidc_api import router as browser_auth_router
+from mosaic.identity.session_service import SESSION_COOKIE
 from mosaic.identity.signing_keys import ensure_signing_key
 from mosaic.identity.users_api import router as users_router
 
@@ -81,6 +84,8 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(audit_router, prefix=API_PREFIX)
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(users_router, prefix=API_PREFIX)
+    app.include_router(identities_router, prefix=API_PREFIX)
+    app.include_router(browser_auth_router)
     app.include_router(well_known_router)
 
     # Added innermost first. The request context wraps everything else, so every response —
@@ -97,7 +102,10 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
             limiter=limiter,
             limits=RequestLimits.from_settings(settings.rate_limits),
             api_prefix=API_PREFIX,
-            auth_prefix=f"{API_PREFIX}/auth/",
+            # Browser sign-in (/auth/…) writes a row per started login before anyone is
+            # known: it shares the per-IP budget of the token endpoints.
+            auth_prefixes=(f"{API_PREFIX}/auth/", "/auth/"),
+            session_cookie=SESSION_COOKIE,
         )
     if settings.server.cors_origins:
         app.add_middleware(
@@ -112,6 +120,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
                 "If-Match",
                 "If-None-Match",
                 "X-API-Key",
+                "X-CSRF-Token",
                 "X-Request-ID",
             ],
             expose_headers=["ETag", "X-Request-ID", "Location"],

@@ -117,6 +117,10 @@ async def limited_client(redis_url: str | None) -> AsyncIterator[httpx.AsyncClie
     async def auth() -> dict[str, bool]:
         return {"ok": True}
 
+    @app.get("/auth/idp/login")
+    async def browser_login() -> dict[str, bool]:
+        return {"ok": True}
+
     settings = RateLimitSettings(
         rate_limit_auth_per_ip="2/minute",
         rate_limit_writes_per_ip="3/minute",
@@ -127,7 +131,8 @@ async def limited_client(redis_url: str | None) -> AsyncIterator[httpx.AsyncClie
         limiter=RateLimiter.from_url(redis_url),
         limits=RequestLimits.from_settings(settings),
         api_prefix="/api/v1",
-        auth_prefix="/api/v1/auth/",
+        auth_prefixes=("/api/v1/auth/", "/auth/"),
+        session_cookie="mosaic_session",
     )
     address = (f"10.{uuid4().int % 250}.{uuid4().int % 250}.{uuid4().int % 250}", 1)
     transport = httpx.ASGITransport(app=app, client=address)
@@ -187,5 +192,32 @@ async def test_authentication_endpoints_are_limited_per_ip(
         assert (await limited_client.get("/api/v1/auth/me")).status_code == 200
 
     response = await limited_client.get("/api/v1/auth/me")
+
+    assert response.status_code == 429
+
+
+async def test_browser_sign_in_is_limited_per_ip_like_the_token_endpoints(
+    limited_client: httpx.AsyncClient,
+) -> None:
+    for _ in range(2):
+        assert (await limited_client.get("/auth/idp/login")).status_code == 200
+
+    response = await limited_client.get("/auth/idp/login")
+
+    assert response.status_code == 429
+
+
+async def test_a_session_cookie_is_a_subject_whatever_the_other_cookies(
+    limited_client: httpx.AsyncClient,
+) -> None:
+    session = _id()
+    for index in range(2):
+        cookie = f"mosaic_session={session}; tracking={index}"
+        response = await limited_client.post("/api/v1/things", headers={"Cookie": cookie})
+        assert response.status_code == 200
+
+    response = await limited_client.post(
+        "/api/v1/things", headers={"Cookie": f"tracking=other; mosaic_session={session}"}
+    )
 
     assert response.status_code == 429

@@ -171,3 +171,52 @@ def test_the_redis_url_is_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("MOSAIC_REDIS_URL", "redis://cache:6379/0")
 
     assert RateLimitSettings().redis_url == "redis://cache:6379/0"
+
+
+def test_oidc_providers_are_read_as_json_with_secret_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "MOSAIC_OIDC_PROVIDERS",
+        '{"google": {"issuer": "https://accounts.google.com", "client_id": "id-1",'
+        ' "client_secret": "shh"}, "keycloak": {"issuer": "https://kc.example/realms/x",'
+        ' "client_id": "mosaic", "scopes": ["openid", "email"]}}',
+    )
+
+    providers = load_settings().identity.oidc_providers
+
+    assert providers["google"].scopes == ["openid", "email", "profile"]
+    assert providers["google"].client_secret is not None
+    assert "shh" not in repr(providers["google"])
+    assert providers["keycloak"].client_secret is None
+
+
+@pytest.mark.parametrize(
+    "providers",
+    [
+        {"Bad Name": {"issuer": "https://idp.example", "client_id": "x"}},
+        {"idp": {"issuer": "idp.example", "client_id": "x"}},
+        {"idp": {"issuer": "https://idp.example", "client_id": "x", "scopes": ["email"]}},
+    ],
+)
+def test_a_malformed_oidc_provider_is_refused(providers: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        IdentitySettings.model_validate({"oidc_providers": providers})
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example", "/\\evil"])
+def test_the_default_post_login_redirect_must_be_a_local_path(target: str) -> None:
+    with pytest.raises(ValidationError):
+        IdentitySettings(post_login_redirect=target)
+
+
+def test_production_refuses_session_cookies_without_secure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MOSAIC_ENV", "production")
+    monkeypatch.setenv("MOSAIC_SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setenv("DATABASE_URL", SERVER_URL)
+    monkeypatch.setenv("MOSAIC_SESSION_COOKIE_SECURE", "false")
+
+    with pytest.raises(ConfigurationError, match="MOSAIC_SESSION_COOKIE_SECURE"):
+        load_settings()

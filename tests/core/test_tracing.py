@@ -267,7 +267,7 @@ async def test_outgoing_httpx_calls_are_traced_while_the_app_runs(
     assert not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
 
 
-async def test_probes_and_scrapes_are_not_traced(
+async def test_probes_scrapes_and_oidc_callbacks_are_not_traced(
     receiver: OtlpReceiver,
     monkeypatch: pytest.MonkeyPatch,
     settings: Settings,
@@ -279,11 +279,14 @@ async def test_probes_and_scrapes_are_not_traced(
         await client.get("/health/live")
         await client.get("/health/ready")
         await client.get("/metrics")
+        await client.get("/auth/google/callback?code=an-authorization-code&state=s")
         await client.get("/traced-404")
 
     paths = {span.attributes.get("url.path") for span in receiver.spans}
     assert "/traced-404" in paths
     assert not {"/health/live", "/health/ready", "/metrics"} & paths
+    # Its query carries an authorization code.
+    assert "/auth/google/callback" not in paths
 
 
 async def test_a_second_traced_app_traces_its_sql_too(

@@ -149,7 +149,7 @@ async def test_disabling_an_account_stops_its_tokens_and_is_audited(
     assert refresh.status_code == 401
     events = await audit_events(owner_sessions, subject=f"user:{signed_in.account.id}")
     assert events[-1].action == "account_disabled"
-    assert events[-1].details == {"refresh_tokens_revoked": 1}
+    assert events[-1].details == {"refresh_tokens_revoked": 1, "browser_sessions_revoked": 0}
 
 
 async def test_a_disabled_account_cannot_log_in(

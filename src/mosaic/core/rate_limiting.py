@@ -17,6 +17,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mosaic.core.errors import RateLimited, error_response
@@ -107,13 +108,21 @@ class RequestLimits:
         )
 
 
-def _credential_fingerprint(scope: Scope) -> str | None:
+def _credential_fingerprint(scope: Scope, session_cookie: str | None) -> str | None:
     # The credential is not verified here (that needs the database); its hash is a cheap,
     # stable name for "whoever holds this token". A forged token buys no extra budget: the
     # per-IP limit still applies, and the forged request fails authentication anyway.
+    cookie_header = None
     for name, value in scope.get("headers", ()):
         if name in (b"authorization", b"x-api-key") and value:
             return hashlib.sha256(value).hexdigest()[:32]
+        if name == b"cookie":
+            cookie_header = value
+    if session_cookie and cookie_header:
+        # Only the session cookie names the subject: other cookies vary freely.
+        session = cookie_parser(cookie_header.decode("latin-1")).get(session_cookie)
+        if session:
+            return hashlib.sha256(session.encode()).hexdigest()[:32]
     return None
 
 
@@ -127,13 +136,15 @@ class RateLimitMiddleware:
         limiter: RateLimiter,
         limits: RequestLimits,
         api_prefix: str,
-        auth_prefix: str,
+        auth_prefixes: tuple[str, ...],
+        session_cookie: str | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.limits = limits
         self.api_prefix = api_prefix
-        self.auth_prefix = auth_prefix
+        self.auth_prefixes = auth_prefixes
+        self.session_cookie = session_cookie
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,14 +161,14 @@ class RateLimitMiddleware:
 
     async def _check(self, scope: Scope) -> None:
         path: str = scope["path"]
-        if not path.startswith(self.api_prefix):
-            return
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        if path.startswith(self.auth_prefix):
+        if path.startswith(self.auth_prefixes):
             await self.limiter.hit(self.limits.auth_per_ip, "auth-ip", ip)
+        if not path.startswith(self.api_prefix):
+            return
         if scope["method"] in _WRITE_METHODS:
             await self.limiter.hit(self.limits.writes_per_ip, "write-ip", ip)
-            subject = _credential_fingerprint(scope)
+            subject = _credential_fingerprint(scope, self.session_cookie)
             if subject is not None:
                 await self.limiter.hit(self.limits.writes_per_subject, "write-subject", subject)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,8 @@ from limits import parse_many
 from pydantic import (
     AfterValidator,
     AliasChoices,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -41,6 +44,9 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     graceful_shutdown_seconds: int = Field(default=30, ge=0)
     cors_origins: list[str] = Field(default_factory=list)
+    # The origin browsers reach this server at (scheme://host[:port]), e.g. behind a proxy;
+    # the OIDC callback URL and the CSRF origin check use it. Unset: the request's own origin.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+$")
 
 
 class DatabaseSettings(_Section):
@@ -101,8 +107,38 @@ class RegistrationMode(StrEnum):
 MAX_ACCESS_TOKEN_TTL_SECONDS = 900
 
 
+class OidcProviderSettings(BaseModel):
+    """One OpenID Connect provider, found by discovery at ``{issuer}/.well-known/...``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(pattern=r"^https?://")
+    client_id: str = Field(min_length=1)
+    # None for a public client (PKCE alone); sent with HTTP Basic authentication otherwise.
+    client_secret: SecretStr | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+
+    @model_validator(mode="after")
+    def _openid_scope(self) -> OidcProviderSettings:
+        if "openid" not in self.scopes:
+            raise ValueError("scopes must include 'openid'")
+        return self
+
+
+OIDC_PROVIDER_NAME = r"^[a-z0-9][a-z0-9_-]{0,49}$"
+
+
+def _provider_names(
+    providers: dict[str, OidcProviderSettings],
+) -> dict[str, OidcProviderSettings]:
+    for name in providers:
+        if not re.match(OIDC_PROVIDER_NAME, name):
+            raise ValueError(f"provider name {name!r} must match {OIDC_PROVIDER_NAME}")
+    return providers
+
+
 class IdentitySettings(_Section):
-    """Local accounts, tokens, password hashing and login throttling."""
+    """Local accounts, tokens, password hashing, login throttling, OIDC and browser sessions."""
 
     local_accounts_enabled: bool = True
     registration_mode: RegistrationMode = RegistrationMode.OPEN
@@ -124,6 +160,24 @@ class IdentitySettings(_Section):
     # How long a user's status and membership are trusted before an access token is
     # re-checked against the database (0: on every request).
     user_status_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # OpenID Connect providers by name (the {provider} of /auth/{provider}/login), as JSON in
+    # MOSAIC_OIDC_PROVIDERS.
+    oidc_providers: Annotated[dict[str, OidcProviderSettings], AfterValidator(_provider_names)] = (
+        Field(default_factory=dict)
+    )
+    # How long a started OIDC login may take to come back to the callback.
+    oidc_login_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # Where the browser goes after signing in when the login named no (allowed) target.
+    post_login_redirect: str = Field(default="/", pattern=r"^/([^/\\].*)?$")
+    browser_session_ttl_days: int = Field(default=7, ge=1, le=90)
+    # Secure cookies travel over HTTPS only; switch off only for http://localhost development
+    # (refused when MOSAIC_ENV=production).
+    session_cookie_secure: bool = True
+    # Unset: the cookies belong to this host only. A parent domain (example.org) shares them
+    # with a web app on a sibling host (app.example.org), whose JavaScript must read mosaic_csrf.
+    session_cookie_domain: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
+    )
 
 
 class RateLimitSettings(_Section):
@@ -172,6 +226,8 @@ class Settings(_Section):
             problems.append(
                 "MOSAIC_SECRET_KEY must be set to a random value of at least 32 characters"
             )
+        if not self.identity.session_cookie_secure:
+            problems.append("MOSAIC_SESSION_COOKIE_SECURE must stay true")
         if self.database.url is None:
             # The embedded cluster is for development: production data belongs on a managed server.
             problems.append("MOSAIC_DATABASE_URL must be set")

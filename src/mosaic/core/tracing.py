@@ -53,7 +53,12 @@ def traces_endpoint(endpoint: str) -> str:
 
 def _untraced(scope: MutableMapping[str, Any]) -> bool:
     path = scope.get("path", "")
-    return isinstance(path, str) and path.startswith(_UNTRACED_PREFIXES)
+    if not isinstance(path, str):
+        return False
+    # An OIDC callback's query holds the authorization code and state, which request spans
+    # would record in url.query.
+    is_oidc_callback = path.startswith("/auth/") and path.endswith("/callback")
+    return path.startswith(_UNTRACED_PREFIXES) or is_oidc_callback
 
 
 @dataclass

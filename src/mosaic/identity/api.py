@@ -21,13 +21,13 @@ from mosaic.core.principal import Principal
 from mosaic.identity import service
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.dependencies import IdempotentCreateDep, TenantSession
-from mosaic.identity.errors import ApiKeyNotFound, InvalidCredentials
+from mosaic.identity.errors import ApiKeyNotFound, CsrfFailed, InvalidCredentials
 from mosaic.identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, TenantRead
 
 router = APIRouter(
     tags=["identity"],
     responses={
-        **error_responses(InvalidCredentials, MissingScope, AccessDenied),
+        **error_responses(InvalidCredentials, CsrfFailed, MissingScope, AccessDenied),
         422: {"model": ErrorEnvelope, "description": "VALIDATION_ERROR"},
     },
 )

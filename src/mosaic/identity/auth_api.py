@@ -16,6 +16,7 @@ from mosaic.identity.auth_service import AuthFailure, IssuedTokens
 from mosaic.identity.components import IdentityComponents
 from mosaic.identity.dependencies import CurrentPrincipal, IdentityDep, LocalAccounts, TenantSession
 from mosaic.identity.errors import (
+    CsrfFailed,
     InvalidCredentials,
     LocalAccountsDisabled,
     NotAUser,
@@ -216,7 +217,7 @@ async def validate(session: TenantSession, principal: CurrentPrincipal) -> UserE
     "/me",
     response_model=UserRead,
     summary="Update your profile",
-    responses=error_responses(InvalidCredentials, NotAUser),
+    responses=error_responses(InvalidCredentials, NotAUser, CsrfFailed),
 )
 async def update_me(
     data: ProfileUpdate, session: TenantSession, principal: CurrentPrincipal

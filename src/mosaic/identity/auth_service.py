@@ -43,12 +43,20 @@ class AuthFailure(Exception):
     """A failed authentication: what to audit, and the error the client gets."""
 
     def __init__(
-        self, error: MosaicError, entry: AuditRecord, *, revoke_family: UUID | None = None
+        self,
+        error: MosaicError,
+        entry: AuditRecord,
+        *,
+        revoke_family: UUID | None = None,
+        keep_changes: bool = False,
     ) -> None:
         super().__init__(error.message)
         self.error = error
         self.entry = entry
         self.revoke_family = revoke_family
+        # Commit what the request did before failing (an account made by a sign-in that
+        # then finds no tenant to enter) instead of rolling it back.
+        self.keep_changes = keep_changes
 
 
 @dataclass(frozen=True)
@@ -73,10 +81,13 @@ async def settle_failure(
 ) -> NoReturn:
     """Record a failure (and revoke a replayed family) independently; raise its error.
 
-    The request's transaction is rolled back first: it may hold the lock on the replayed
-    token's row, which the revocation needs.
+    The request's transaction is rolled back first (committed, if the failure keeps its
+    changes): it may hold the lock on the replayed token's row, which the revocation needs.
     """
-    await request_session.rollback()
+    if failure.keep_changes:
+        await request_session.commit()
+    else:
+        await request_session.rollback()
     async with sessionmaker() as session, session.begin():
         if failure.revoke_family is not None:
             await repository.revoke_refresh_family(
@@ -231,7 +242,7 @@ async def login(
             replace(failed, reason=reason, actor_user_id=actor),
         )
     await throttle.record_success(email=email)
-    membership = await _choose_membership(session, user=user, requested=tenant)
+    membership = await choose_membership(session, user=user, requested=tenant)
     if membership is None:
         raise AuthFailure(
             NoTenantAccess(),
@@ -260,7 +271,7 @@ async def login(
     return issued
 
 
-async def _choose_membership(
+async def choose_membership(
     session: AsyncSession, *, user: User, requested: str | None
 ) -> Membership | None:
     """The requested tenant (slug or id) if the user is an active member; else the first."""
@@ -362,7 +373,7 @@ async def refresh(
     user = await repository.get_user(session, found.user_id)
     if user is None or user.status is not UserStatus.ACTIVE:
         raise AuthFailure(InvalidCredentials(), replace(failed, reason="account_disabled"))
-    membership = await _choose_membership(
+    membership = await choose_membership(
         session, user=user, requested=tenant or str(found.tenant_id)
     )
     if membership is None:
@@ -407,9 +418,10 @@ async def logout(session: AsyncSession, *, refresh_token: str, origin: Origin) -
 _CAN_AUTHENTICATE = frozenset({MembershipState.ACTIVE, MembershipState.PENDING})
 
 
-async def _may_authenticate(
+async def may_authenticate(
     session: AsyncSession, *, components: IdentityComponents, user_id: UUID, tenant_id: UUID
 ) -> UserAccess:
+    """The user's access if they are active and an active member of the tenant; else 401."""
     access = await components.access_cache.get(session, user_id, tenant_id)
     if access is None or access.status is not UserStatus.ACTIVE:
         logger.info("authentication_failed", reason="user_inactive")
@@ -428,7 +440,7 @@ async def check_key_owner(
 ) -> None:
     """A user's API key works only while its user is active and a member of its tenant."""
     if principal.user_id is not None:
-        await _may_authenticate(
+        await may_authenticate(
             session,
             components=components,
             user_id=principal.user_id,
@@ -443,7 +455,7 @@ async def authenticate_access_token(
     claims = await access_tokens.verify(
         session, token, keys=components.keys, settings=components.settings
     )
-    access = await _may_authenticate(
+    access = await may_authenticate(
         session, components=components, user_id=claims.user_id, tenant_id=claims.tenant_id
     )
     return Principal(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mosaic.core.rate_limiting import RateLimiter
 from mosaic.core.settings import IdentitySettings
 from mosaic.identity import repository
+from mosaic.identity.oidc_client import OidcProviders
 from mosaic.identity.passwords import Passwords
 from mosaic.identity.repository import UserAccess
 from mosaic.identity.signing_keys import KeyRing
@@ -54,13 +55,14 @@ class UserAccessCache:
 
 @dataclass
 class IdentityComponents:
-    """Settings, signing keys, password hasher, login throttle and access cache."""
+    """Settings, signing keys, password hasher, login throttle, access cache, OIDC providers."""
 
     settings: IdentitySettings
     keys: KeyRing
     passwords: Passwords
     throttle: LoginThrottle
     access_cache: UserAccessCache
+    oidc: OidcProviders
 
     @classmethod
     def build(
@@ -72,4 +74,5 @@ class IdentityComponents:
             passwords=Passwords.from_settings(settings),
             throttle=LoginThrottle.from_settings(limiter, settings),
             access_cache=UserAccessCache(ttl_seconds=settings.user_status_cache_seconds),
+            oidc=OidcProviders.from_settings(settings.oidc_providers),
         )

@@ -9,6 +9,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Header, Request
 from fastapi.security import (
+    APIKeyCookie,
     APIKeyHeader,
     HTTPAuthorizationCredentials,
     HTTPBearer,
@@ -16,15 +17,16 @@ from fastapi.security import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mosaic.core.database import bind_tenant
-from mosaic.core.dependencies import RequestSession, SettingsDep
+from mosaic.core.database import Database, bind_tenant
+from mosaic.core.dependencies import DatabaseDep, RequestSession, SettingsDep
 from mosaic.core.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_SEAL_PURPOSE, IdempotentCreate
 from mosaic.core.principal import Principal
 from mosaic.core.sealing import Sealer
-from mosaic.identity import auth_service, membership_service, service
+from mosaic.identity import auth_service, membership_service, service, session_service
 from mosaic.identity.api_key_secrets import KEY_PREFIX
+from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record_independently
 from mosaic.identity.components import IdentityComponents
-from mosaic.identity.errors import InvalidCredentials, LocalAccountsDisabled
+from mosaic.identity.errors import CsrfFailed, InvalidCredentials, LocalAccountsDisabled
 from mosaic.identity.membership_repository import InvitationLookup
 from mosaic.identity.membership_schemas import InvitationAccept
 
@@ -40,6 +42,33 @@ _bearer = HTTPBearer(
     auto_error=False, description="An access token, or an API key (`msk_…`), as a bearer token"
 )
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+_session_cookie = APIKeyCookie(
+    name=session_service.SESSION_COOKIE,
+    auto_error=False,
+    description="A browser session (after /auth/{provider}/login); unsafe methods also need "
+    "the mosaic_csrf cookie's value in X-CSRF-Token",
+)
+SessionCookie = Annotated[str | None, Depends(_session_cookie)]
+
+
+def own_origin(request: Request, settings: SettingsDep) -> str:
+    """The origin browsers reach this server at: configured, else the request's own."""
+    return settings.server.public_url or f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def _csrf_evidence(request: Request, settings: SettingsDep) -> session_service.CsrfEvidence:
+    return session_service.CsrfEvidence(
+        method=request.method,
+        origin=request.headers.get("origin"),
+        referer=request.headers.get("referer"),
+        token=request.headers.get(session_service.CSRF_HEADER),
+        allowed=session_service.allowed_origins(
+            configured=settings.server.cors_origins, own_origin=own_origin(request, settings)
+        ),
+    )
+
+
+CsrfEvidenceDep = Annotated[session_service.CsrfEvidence, Depends(_csrf_evidence)]
 
 
 async def _identity(request: Request) -> IdentityComponents:
@@ -59,18 +88,63 @@ async def _local_accounts(components: IdentityDep) -> IdentityComponents:
 LocalAccounts = Annotated[IdentityComponents, Depends(_local_accounts)]
 
 
+async def _authenticate_cookie(
+    request: Request,
+    session: AsyncSession,
+    database: Database,
+    components: IdentityComponents,
+    *,
+    cookie: str,
+    csrf: session_service.CsrfEvidence,
+) -> Principal:
+    """A browser session's principal; unsafe methods must also pass the CSRF checks.
+
+    The cookie is the only ambient credential: a browser attaches it to cross-site requests
+    too, so an unsafe request must prove it comes from our web app (Origin and the double
+    submitted token). Bearer tokens and API keys are never attached by a browser on its own.
+    """
+    by_cookie = await session_service.authenticate(session, components=components, cookie=cookie)
+    principal = by_cookie.principal
+    reason = session_service.csrf_failure(csrf, csrf_hash=by_cookie.csrf_hash)
+    if reason is not None:
+        await record_independently(
+            database.sessionmaker,
+            AuditRecord(
+                action=AuditAction.ACCESS_DENIED,
+                outcome="failure",
+                tenant_id=principal.tenant_id,
+                actor_user_id=principal.user_id,
+                actor=principal.key,
+                subject="csrf",
+                reason=reason,
+                origin=Origin.of(request),
+                details={"method": request.method, "path": request.url.path},
+            ),
+        )
+        raise CsrfFailed()
+    return principal
+
+
 async def _authenticate(
+    request: Request,
     session: RequestSession,
+    database: DatabaseDep,
     components: IdentityDep,
     _oauth2_token: Annotated[str | None, Depends(_oauth2)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
+    session_cookie: SessionCookie,
+    csrf: CsrfEvidenceDep,
 ) -> Principal:
     presented = bearer.credentials if bearer is not None else api_key
-    if not presented:
-        raise InvalidCredentials("Authentication is required")
     authenticated = None
-    if bearer is None or presented.startswith(KEY_PREFIX):
+    if not presented:
+        if not session_cookie:
+            raise InvalidCredentials("Authentication is required")
+        principal = await _authenticate_cookie(
+            request, session, database, components, cookie=session_cookie, csrf=csrf
+        )
+    elif bearer is None or presented.startswith(KEY_PREFIX):
         authenticated = await service.authenticate_api_key(session, plaintext=presented)
         principal = authenticated.principal
         await auth_service.check_key_owner(session, components=components, principal=principal)

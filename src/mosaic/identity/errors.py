@@ -116,3 +116,75 @@ class CannotChangeOwnAccount(Conflict):
 class RegistrationUnavailable(ServiceUnavailable):
     code = "REGISTRATION_UNAVAILABLE"
     default_message = "Registration is not available: the registration tenant does not exist"
+
+
+class OidcProviderNotFound(NotFound):
+    code = "OIDC_PROVIDER_NOT_FOUND"
+    default_message = "No identity provider is configured under this name"
+
+
+class OidcLoginFailed(MosaicError):
+    """Signing in through an identity provider did not work; the code says why."""
+
+    status_code = 400
+    code = "OIDC_LOGIN_FAILED"
+    default_message = "Signing in with the identity provider failed; start again"
+
+
+class OidcAccessDenied(OidcLoginFailed):
+    status_code = 403
+    code = "OIDC_ACCESS_DENIED"
+    default_message = "The identity provider did not grant access"
+
+
+class OidcStateInvalid(OidcLoginFailed):
+    code = "OIDC_STATE_INVALID"
+    default_message = "This sign-in is unknown, was already completed or has expired; start again"
+
+
+class OidcCodeRejected(OidcLoginFailed):
+    code = "OIDC_CODE_REJECTED"
+    default_message = "The identity provider refused the authorization code; start again"
+
+
+class OidcIdTokenInvalid(OidcLoginFailed):
+    status_code = 401
+    code = "OIDC_ID_TOKEN_INVALID"
+    default_message = "The identity provider's ID token is not valid"
+
+
+class OidcEmailRequired(OidcLoginFailed):
+    code = "OIDC_EMAIL_REQUIRED"
+    default_message = "The identity provider did not share an email address"
+
+
+class OidcEmailInUse(Conflict):
+    code = "OIDC_EMAIL_IN_USE"
+    default_message = (
+        "An account with this email exists, and the identity provider has not verified the "
+        "email, so the two cannot be linked; sign in the way you usually do"
+    )
+
+
+class OidcProviderUnavailable(MosaicError):
+    status_code = 502
+    code = "OIDC_PROVIDER_UNAVAILABLE"
+    default_message = "The identity provider could not be reached; retry later"
+
+
+class CsrfFailed(Forbidden):
+    code = "CSRF_FAILED"
+    default_message = (
+        "Cross-site request refused: send the mosaic_csrf cookie's value as X-CSRF-Token "
+        "from an allowed origin"
+    )
+
+
+class IdentityNotFound(NotFound):
+    code = "IDENTITY_NOT_FOUND"
+    default_message = "The linked identity was not found"
+
+
+class LastSignInMethod(Conflict):
+    code = "LAST_SIGN_IN_METHOD"
+    default_message = "This is your only way to sign in; link another or set a password first"

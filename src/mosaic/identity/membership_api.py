@@ -16,6 +16,7 @@ from mosaic.identity.audit import Origin
 from mosaic.identity.dependencies import IdempotentCreateDep, InvitationToAccept, TenantSession
 from mosaic.identity.errors import (
     AlreadyMember,
+    CsrfFailed,
     InvalidCredentials,
     InvitationAlreadyAccepted,
     InvitationExpired,
@@ -37,7 +38,7 @@ from mosaic.identity.membership_schemas import (
 router = APIRouter(
     tags=["members"],
     responses={
-        **error_responses(InvalidCredentials, MissingScope, AccessDenied),
+        **error_responses(InvalidCredentials, CsrfFailed, MissingScope, AccessDenied),
         422: {"model": ErrorEnvelope, "description": "VALIDATION_ERROR"},
     },
 )

@@ -242,3 +242,17 @@ class TokenPair(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires")
     tenant_id: UUID
     user: UserRead
+
+
+class IdentityRead(BaseModel):
+    """An account at an identity provider, linked to the user."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    provider: str
+    subject: str
+    email: str | None
+    email_verified: bool
+    created_at: datetime
+    last_login_at: datetime | None

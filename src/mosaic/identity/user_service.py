@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.errors import ValidationFailed
 from mosaic.core.principal import Principal, PrincipalKind
-from mosaic.identity import repository
+from mosaic.identity import oidc_repository, repository
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.auth_service import create_user_row, join_per_registration_mode
 from mosaic.identity.components import IdentityComponents
@@ -156,13 +156,17 @@ async def update_user(
     if status is not None and status != user.status:
         user.status = UserStatus(status)
         disabled = user.status is UserStatus.DISABLED
-        revoked = 0
+        revoked = sessions_revoked = 0
         if disabled:
+            now = datetime.now(UTC)
             revoked = await repository.revoke_user_refresh_tokens(
-                session, user.id, reason="account_disabled", at=datetime.now(UTC)
+                session, user.id, reason="account_disabled", at=now
+            )
+            sessions_revoked = await oidc_repository.revoke_user_browser_sessions(
+                session, user.id, at=now
             )
         action = AuditAction.ACCOUNT_DISABLED if disabled else AuditAction.ACCOUNT_ENABLED
-        details = {"refresh_tokens_revoked": revoked}
+        details = {"refresh_tokens_revoked": revoked, "browser_sessions_revoked": sessions_revoked}
         await record(session, replace(audit, action=action, details=details))
     await session.flush()
     await session.refresh(user)

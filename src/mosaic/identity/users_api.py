@@ -15,6 +15,7 @@ from mosaic.identity.audit import Origin
 from mosaic.identity.dependencies import CurrentPrincipal, IdentityDep, TenantSession
 from mosaic.identity.errors import (
     CannotChangeOwnAccount,
+    CsrfFailed,
     EmailTaken,
     InvalidCredentials,
     PlatformAdminRequired,
@@ -27,7 +28,7 @@ router = APIRouter(
     prefix="/users",
     tags=["users"],
     responses={
-        **error_responses(InvalidCredentials, PlatformAdminRequired),
+        **error_responses(InvalidCredentials, CsrfFailed, PlatformAdminRequired),
         422: {"model": ErrorEnvelope, "description": "VALIDATION_ERROR"},
     },
 )
