@@ -16,8 +16,13 @@ from mosaic.identity.auth_service import AuthFailure, IssuedTokens
 from mosaic.identity.components import IdentityComponents
 from mosaic.identity.dependencies import CurrentPrincipal, IdentityDep, LocalAccounts, TenantSession
 from mosaic.identity.errors import (
+    AlreadyMember,
     CsrfFailed,
     InvalidCredentials,
+    InvitationExpired,
+    InvitationNotFound,
+    InvitationRevoked,
+    InvitationUsed,
     LocalAccountsDisabled,
     NotAUser,
     NoTenantAccess,
@@ -84,6 +89,7 @@ async def _login(
     email: str,
     password: str,
     tenant: str | None,
+    invitation_token: str | None = None,
 ) -> TokenPair:
     try:
         issued = await auth_service.login(
@@ -93,6 +99,7 @@ async def _login(
             password=password,
             tenant=tenant,
             origin=Origin.of(request),
+            invitation_token=invitation_token,
         )
     except AuthFailure as failure:
         await auth_service.settle_failure(session, database.sessionmaker, failure)
@@ -100,13 +107,23 @@ async def _login(
 
 
 _LOGIN_ERRORS = error_responses(InvalidCredentials, NoTenantAccess, LocalAccountsDisabled)
+# The invitation's errors come only with an invitation token, after the password was right.
+_INVITATION_ERRORS = (
+    InvitationNotFound,
+    InvitationExpired,
+    InvitationUsed,
+    InvitationRevoked,
+    AlreadyMember,
+)
 
 
 @router.post(
     "/auth/login",
     response_model=TokenPair,
-    summary="Sign in with email and password",
-    responses=_LOGIN_ERRORS,
+    summary="Sign in with email and password (and accept an invitation, given its token)",
+    responses=error_responses(
+        InvalidCredentials, NoTenantAccess, LocalAccountsDisabled, *_INVITATION_ERRORS
+    ),
 )
 async def login(
     data: LoginRequest,
@@ -123,6 +140,7 @@ async def login(
         email=data.email,
         password=data.password,
         tenant=data.tenant,
+        invitation_token=data.invitation_token,
     )
 
 

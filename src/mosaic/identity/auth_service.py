@@ -24,10 +24,17 @@ from mosaic.core.errors import MosaicError, RateLimited, ValidationFailed
 from mosaic.core.ids import new_id
 from mosaic.core.principal import Credential, Principal, PrincipalKind
 from mosaic.core.settings import RegistrationMode
-from mosaic.identity import access_tokens, repository
+from mosaic.identity import access_tokens, membership_service, repository
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.components import IdentityComponents
-from mosaic.identity.errors import InvalidCredentials, NoTenantAccess, RegistrationUnavailable
+from mosaic.identity.errors import (
+    AlreadyMember,
+    InvalidCredentials,
+    InvitationGone,
+    InvitationNotFound,
+    NoTenantAccess,
+    RegistrationUnavailable,
+)
 from mosaic.identity.passwords import PasswordPolicyViolation
 from mosaic.identity.repository import Membership, UserAccess
 from mosaic.identity.schemas import RegisterRequest, normalise_email
@@ -134,9 +141,31 @@ async def register(
     if user is None:
         await record(session, replace(entry, outcome="ignored", reason="email_taken"))
         return None
-    tenant_id = await join_per_registration_mode(session, components=components, user=user)
+    tenant_id = await _join_by_invitation(
+        session, user=user, token=data.invitation_token, origin=origin
+    )
+    if tenant_id is None:
+        tenant_id = await join_per_registration_mode(session, components=components, user=user)
     await record(session, replace(entry, actor_user_id=user.id, tenant_id=tenant_id))
     return user
+
+
+async def _join_by_invitation(
+    session: AsyncSession, *, user: User, token: str | None, origin: Origin
+) -> UUID | None:
+    """The tenant a valid invitation token made a new user join; ``None`` for no or a bad one."""
+    if token is None:
+        return None
+    try:
+        joined = await membership_service.accept_invitation_token(
+            session, user_id=user.id, token=token, origin=origin
+        )
+    except (InvitationNotFound, InvitationGone, AlreadyMember) as exc:
+        # Registration answers alike whatever happens, so a bad token only means the mode's
+        # default membership; the log, not the client, says why.
+        logger.info("registration_invitation_refused", reason=exc.code)
+        return None
+    return joined.tenant_id
 
 
 async def create_user_row(
@@ -209,6 +238,7 @@ async def login(
     password: str,
     tenant: str | None,
     origin: Origin,
+    invitation_token: str | None = None,
 ) -> IssuedTokens:
     """Tokens for a correct email and password; one generic error for every wrong one."""
     email = normalise_email(email)
@@ -242,6 +272,17 @@ async def login(
             replace(failed, reason=reason, actor_user_id=actor),
         )
     await throttle.record_success(email=email)
+    if invitation_token is not None:
+        # Only now, with the password checked: the invitation's errors tell nothing to
+        # someone who does not hold the account.
+        try:
+            joined = await membership_service.accept_invitation_token(
+                session, user_id=user.id, token=invitation_token, origin=origin
+            )
+        except (InvitationNotFound, InvitationGone, AlreadyMember) as exc:
+            reason = f"invitation_{exc.code.lower()}"
+            raise AuthFailure(exc, replace(failed, reason=reason, actor_user_id=user.id)) from None
+        tenant = str(joined.tenant_id)
     membership = await choose_membership(session, user=user, requested=tenant)
     if membership is None:
         raise AuthFailure(

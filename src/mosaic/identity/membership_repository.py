@@ -104,3 +104,31 @@ async def find_invitation(session: AsyncSession, token_hash: str) -> InvitationL
         )
     ).one_or_none()
     return InvitationLookup(**row._mapping) if row is not None else None
+
+
+@dataclass(frozen=True)
+class AcceptOutcome:
+    """What ``mosaic_accept_invitation`` did; the tenant and role only when it was accepted."""
+
+    outcome: str
+    invitation_id: UUID | None
+    tenant_id: UUID | None
+    role: str | None
+
+
+async def accept_invitation_by_hash(
+    session: AsyncSession, *, token_hash: str, user_id: UUID
+) -> AcceptOutcome:
+    """Accept an invitation for a user, atomically, without a bound tenant (definer function)."""
+    row = (
+        await session.execute(
+            text("SELECT * FROM mosaic_accept_invitation(:hash, :member)"),
+            {"hash": token_hash, "member": user_id},
+        )
+    ).one()
+    return AcceptOutcome(
+        outcome=row.outcome,
+        invitation_id=row.invitation_id,
+        tenant_id=row.joined_tenant,
+        role=row.joined_role,
+    )

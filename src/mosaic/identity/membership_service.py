@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic import authz
 from mosaic.authz import Action, InvitationResource, MembershipResource, ResourceKind, Subject
+from mosaic.core.errors import MosaicError
 from mosaic.core.ids import new_id
 from mosaic.identity import audit
 from mosaic.identity import membership_repository as repository
@@ -283,3 +285,59 @@ async def _membership_of(session: AsyncSession, user_id: UUID) -> MemberRow:
     if row is None:
         raise MemberNotFound()
     return row
+
+
+@dataclass(frozen=True)
+class JoinedByInvitation:
+    """The tenant and role an invitation token gave a user who had no tenant bound."""
+
+    invitation_id: UUID
+    tenant_id: UUID
+    role: ScopeRole
+
+
+_REFUSALS: dict[str, type[MosaicError]] = {
+    "not_found": InvitationNotFound,
+    "used": InvitationUsed,
+    "revoked": InvitationRevoked,
+    "expired": InvitationExpired,
+    "already_member": AlreadyMember,
+}
+
+
+async def accept_invitation_token(
+    session: AsyncSession, *, user_id: UUID, token: str, origin: Origin
+) -> JoinedByInvitation:
+    """Accept an invitation by token for ``user_id``, no tenant bound (sign-up, login)."""
+    # The token proves the user received the mail sent to the invitation's address, which
+    # must be theirs. One definer call locks, checks and accepts, so it cannot be spent twice;
+    # the same user accepting again gets the same answer (a retry after a lost response).
+    result = await repository.accept_invitation_by_hash(
+        session, token_hash=hash_token(token), user_id=user_id
+    )
+    refusal = _REFUSALS.get(result.outcome)
+    if refusal is not None:
+        raise refusal()
+    # Only an accepted (or re-accepted) invitation comes back with its tenant and role.
+    assert result.invitation_id is not None
+    assert result.tenant_id is not None
+    assert result.role is not None
+    joined = JoinedByInvitation(
+        invitation_id=result.invitation_id,
+        tenant_id=result.tenant_id,
+        role=ScopeRole(result.role),
+    )
+    if result.outcome == "accepted":
+        await audit.record(
+            session,
+            AuditRecord(
+                action=AuditAction.INVITATION_ACCEPTED,
+                tenant_id=joined.tenant_id,
+                actor_user_id=user_id,
+                subject=f"invitation:{joined.invitation_id}",
+                origin=origin,
+                details={"role": joined.role.value, "via": "token"},
+            ),
+        )
+        logger.info("invitation_accepted", invitation_id=str(joined.invitation_id))
+    return joined

@@ -124,6 +124,11 @@ DisplayName = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_no_control_characters),
 ]
+InvitationToken = Annotated[
+    str,
+    StringConstraints(min_length=16, max_length=128),
+    Field(description="A token from an invitation mailed to this email: join its tenant"),
+]
 TenantRef = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=63),
@@ -204,6 +209,7 @@ class RegisterRequest(BaseModel):
     first_name: PersonName = ""
     last_name: PersonName = ""
     display_name: DisplayName | None = None
+    invitation_token: InvitationToken | None = None
 
 
 class RegisterAccepted(BaseModel):
@@ -218,6 +224,8 @@ class LoginRequest(BaseModel):
     email: LoginEmail
     password: Password
     tenant: TenantRef | None = None
+    # Takes precedence over ``tenant``: the token is issued for the invitation's tenant.
+    invitation_token: InvitationToken | None = None
 
 
 class RefreshRequest(BaseModel):
