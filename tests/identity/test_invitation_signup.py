@@ -25,7 +25,7 @@ from mosaic.models import (
     User,
 )
 from tests.conftest import Member, MemberFactory, TenantWithKey
-from tests.identity.conftest import PASSWORD, default_tenant_id, login
+from tests.identity.conftest import PASSWORD, audit_events, default_tenant_id, login
 
 REGISTER = "/api/v1/auth/register"
 INVITATIONS = "/api/v1/invitations"
@@ -257,6 +257,9 @@ async def test_login_with_a_bad_token_says_why_only_after_the_password(
     assert _error(wrong, 401)["code"] == "INVALID_CREDENTIALS"
     assert _error(right, status)["code"] == code
     assert await _memberships(owner_sessions, email) == []
+    failures = await audit_events(owner_sessions, subject=f"email:{email}")
+    reasons = [event.reason for event in failures if event.action == "login_failed"]
+    assert reasons == ["wrong_password", code.lower()]
 
 
 async def test_a_member_already_in_the_tenant_gets_409(

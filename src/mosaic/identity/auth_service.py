@@ -280,8 +280,8 @@ async def login(
                 session, user_id=user.id, token=invitation_token, origin=origin
             )
         except (InvitationNotFound, InvitationGone, AlreadyMember) as exc:
-            reason = f"invitation_{exc.code.lower()}"
-            raise AuthFailure(exc, replace(failed, reason=reason, actor_user_id=user.id)) from None
+            entry = replace(failed, reason=exc.code.lower(), actor_user_id=user.id)
+            raise AuthFailure(exc, entry) from None
         tenant = str(joined.tenant_id)
     membership = await choose_membership(session, user=user, requested=tenant)
     if membership is None:
