@@ -13,9 +13,14 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mosaic.core.database import Database
+from mosaic.core.ids import new_id
+from mosaic.identity.membership_repository import accept_invitation_by_hash
+from mosaic.identity.membership_service import hash_token
 from mosaic.models import (
     AuditEvent,
     MembershipState,
@@ -31,6 +36,11 @@ REGISTER = "/api/v1/auth/register"
 INVITATIONS = "/api/v1/invitations"
 Sessions = async_sessionmaker[AsyncSession]
 ClientWith = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+def _database(app: FastAPI) -> Database:
+    database: Database = app.state.database
+    return database
 
 
 def _email() -> str:
@@ -310,16 +320,19 @@ async def test_someone_else_cannot_reuse_an_accepted_token(
     assert await _memberships(owner_sessions, other) == []
 
 
-async def test_open_registration_with_a_token_joins_the_invitations_tenant_instead(
-    client: httpx.AsyncClient,
+@pytest.mark.parametrize("mode", ["open", "own_tenant"])
+async def test_other_modes_with_a_token_join_the_invitations_tenant_instead(
+    client_with: ClientWith,
     tenant: TenantWithKey,
     owner: Member,
     owner_sessions: Sessions,
+    mode: str,
 ) -> None:
     email = _email()
-    created = await _invite(client, owner, email, role="viewer")
+    async with client_with(identity={"registration_mode": mode}) as client:
+        created = await _invite(client, owner, email, role="viewer")
 
-    await _register(client, email, invitation_token=created["token"])
+        await _register(client, email, invitation_token=created["token"])
 
     assert await _memberships(owner_sessions, email) == [(tenant.id, "viewer", "active")]
     assert tenant.id != await default_tenant_id(owner_sessions)
@@ -334,3 +347,42 @@ async def test_open_registration_with_a_bad_token_joins_the_default_tenant(
 
     default = await default_tenant_id(owner_sessions)
     assert await _memberships(owner_sessions, email) == [(default, "contributor", "active")]
+
+
+async def test_the_accept_function_serialises_two_accepts_of_one_token(
+    app: FastAPI, tenant: TenantWithKey, owner_sessions: Sessions
+) -> None:
+    token = f"token-{uuid4().hex}"
+    user_id, email = new_id(), _email()
+    async with owner_sessions() as session, session.begin():
+        session.add(User(id=user_id, email=email, display_name=email))
+        await session.flush()
+        session.add(
+            TenantInvitation(
+                id=new_id(),
+                tenant_id=tenant.id,
+                email=email.upper(),
+                role=ScopeRole.CONTRIBUTOR,
+                token_hash=hash_token(token),
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
+    sessionmaker = _database(app).sessionmaker  # the application role, no tenant bound
+
+    async def accept() -> str:
+        async with sessionmaker() as session, session.begin():
+            result = await accept_invitation_by_hash(
+                session, token_hash=hash_token(token), user_id=user_id
+            )
+        return result.outcome
+
+    async with sessionmaker() as first, first.begin():
+        held = await accept_invitation_by_hash(first, token_hash=hash_token(token), user_id=user_id)
+        second = asyncio.create_task(accept())
+        await asyncio.sleep(0.5)
+        # The first transaction holds the invitation's row lock: the second waits for it.
+        assert not second.done()
+
+    assert held.outcome == "accepted"
+    assert await second == "already_accepted"
+    assert await _memberships(owner_sessions, email) == [(tenant.id, "contributor", "active")]
