@@ -17,6 +17,7 @@ from mosaic.core.errors import install_error_handlers
 from mosaic.core.etag import ETagMiddleware
 from mosaic.core.health import router as health_router
 from mosaic.core.idempotency import IdempotentReplay
+from mosaic.core.mail import FolderMailer
 from mosaic.core.metrics import HttpMetrics, MetricsMiddleware
 from mosaic.core.metrics import router as metrics_router
 from mosaic.core.rate_limiting import RateLimiter, RateLimitMiddleware, RequestLimits
@@ -67,7 +68,11 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     )
     secret_key = settings.security.secret_key.get_secret_value()
     limiter = RateLimiter.from_url(settings.rate_limits.redis_url)
-    identity = IdentityComponents.build(settings.identity, secret_key=secret_key, limiter=limiter)
+    # Development delivery until SMTP arrives with notifications: one .eml file per message.
+    mailer = FolderMailer(settings.mail_dir, sender=settings.mail.mail_from)
+    identity = IdentityComponents.build(
+        settings.identity, secret_key=secret_key, limiter=limiter, mailer=mailer
+    )
     app.state.settings = settings
     app.state.metrics = metrics = HttpMetrics.create(pool=lambda: _pool(app))
     app.state.tracing = tracing

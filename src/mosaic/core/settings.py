@@ -178,6 +178,12 @@ class IdentitySettings(_Section):
     session_cookie_domain: str | None = Field(
         default=None, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
     )
+    # How long a mailed password-reset link works; short, since whoever reads the mail holds it.
+    password_reset_ttl_minutes: int = Field(default=30, ge=5, le=1440)
+    # Reset requests, counted whether or not the email has an account (so the limit reveals
+    # nothing): per normalised email (bounds mail to one inbox) and per client IP.
+    password_reset_requests_per_account: RateLimitNotation = "3/hour"  # noqa: S105 - a limit
+    password_reset_requests_per_ip: RateLimitNotation = "10/hour"  # noqa: S105 - a limit
 
 
 class RateLimitSettings(_Section):
@@ -190,6 +196,14 @@ class RateLimitSettings(_Section):
     rate_limit_auth_per_ip: RateLimitNotation = "60/minute"
     rate_limit_writes_per_ip: RateLimitNotation = "600/minute"
     rate_limit_writes_per_subject: RateLimitNotation = "300/minute"
+
+
+class MailSettings(_Section):
+    """Outgoing mail; for now written to a folder (SMTP arrives with notifications)."""
+
+    # Unset: ``<MOSAIC_DATA_DIR>/mail``.
+    mail_dir: Path | None = None
+    mail_from: str = Field(default="Mosaic <no-reply@localhost>", min_length=3, max_length=320)
 
 
 class ObservabilitySettings(_Section):
@@ -215,6 +229,12 @@ class Settings(_Section):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the folder mailer writes: ``MOSAIC_MAIL_DIR``, else ``<data dir>/mail``."""
+        return self.mail.mail_dir or self.database.data_dir / "mail"
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
@@ -275,6 +295,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
         ObservabilitySettings,
         IdentitySettings,
         RateLimitSettings,
+        MailSettings,
     )
 }
 

@@ -42,6 +42,8 @@ class AuditAction(StrEnum):
     INVITATION_CREATED = "invitation_created"
     INVITATION_ACCEPTED = "invitation_accepted"
     MEMBER_REMOVED = "member_removed"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an event name
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name
     SIGNING_KEY_ROTATED = "signing_key_rotated"
 
 

@@ -1,5 +1,5 @@
-"""HTTP routes of local accounts and tokens: register, login, refresh, logout, me, validate,
-and the public signing keys."""
+"""HTTP routes of local accounts and tokens: register, login, refresh, logout, password reset,
+me, validate, and the public signing keys."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from mosaic.core.dependencies import DatabaseDep, RequestSession
+from mosaic.core.dependencies import DatabaseDep, RequestSession, SettingsDep
 from mosaic.core.errors import ErrorEnvelope, RateLimited, ValidationFailed, error_responses
-from mosaic.identity import auth_service, user_service
+from mosaic.identity import auth_service, password_reset, user_service
 from mosaic.identity.audit import Origin
 from mosaic.identity.auth_service import AuthFailure, IssuedTokens
 from mosaic.identity.components import IdentityComponents
@@ -27,10 +27,14 @@ from mosaic.identity.errors import (
     NotAUser,
     NoTenantAccess,
     RegistrationUnavailable,
+    ResetTokenInvalid,
 )
 from mosaic.identity.schemas import (
     LoginRequest,
     LogoutRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PasswordResetRequested,
     ProfileUpdate,
     RefreshRequest,
     RegisterAccepted,
@@ -42,6 +46,9 @@ from mosaic.identity.schemas import (
 
 REGISTER_ACCEPTED = (
     "If this email can be registered, the account is ready: sign in with your password."
+)
+RESET_REQUESTED_MESSAGE = (
+    "If this email belongs to an account with a password, a link to reset it is on its way."
 )
 
 router = APIRouter(
@@ -204,6 +211,60 @@ async def logout(
     data: LogoutRequest, request: Request, session: RequestSession, _: LocalAccounts
 ) -> Response:
     await auth_service.logout(session, refresh_token=data.refresh_token, origin=Origin.of(request))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PasswordResetRequested,
+    summary="Mail a password-reset link (the answer is the same whether or not the email exists)",
+    responses=error_responses(LocalAccountsDisabled, ValidationFailed, RateLimited),
+)
+async def request_password_reset(
+    data: PasswordResetRequest,
+    request: Request,
+    session: RequestSession,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    components: LocalAccounts,
+) -> PasswordResetRequested:
+    # The web app's page lives at the public origin; without one, at this request's.
+    link_base = settings.server.public_url or str(request.base_url).rstrip("/")
+    await password_reset.request_reset(
+        session,
+        components=components,
+        sessionmaker=database.sessionmaker,
+        email=data.email,
+        link_base=link_base,
+        origin=Origin.of(request),
+    )
+    return PasswordResetRequested(message=RESET_REQUESTED_MESSAGE)
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password with the mailed token (signs the user out everywhere)",
+    responses=error_responses(ResetTokenInvalid, LocalAccountsDisabled, ValidationFailed),
+)
+async def confirm_password_reset(
+    data: PasswordResetConfirm,
+    request: Request,
+    session: RequestSession,
+    database: DatabaseDep,
+    components: LocalAccounts,
+) -> Response:
+    try:
+        await password_reset.confirm_reset(
+            session,
+            components=components,
+            token=data.token,
+            new_password=data.new_password,
+            origin=Origin.of(request),
+        )
+    except AuthFailure as failure:
+        await auth_service.settle_failure(session, database.sessionmaker, failure)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mosaic.core.mail import Mailer
 from mosaic.core.rate_limiting import RateLimiter
 from mosaic.core.settings import IdentitySettings
 from mosaic.identity import repository
@@ -15,7 +16,7 @@ from mosaic.identity.oidc_client import OidcProviders
 from mosaic.identity.passwords import Passwords
 from mosaic.identity.repository import UserAccess
 from mosaic.identity.signing_keys import KeyRing
-from mosaic.identity.throttling import LoginThrottle
+from mosaic.identity.throttling import LoginThrottle, PasswordResetThrottle
 
 _MAX_CACHED = 10_000
 
@@ -55,24 +56,33 @@ class UserAccessCache:
 
 @dataclass
 class IdentityComponents:
-    """Settings, signing keys, password hasher, login throttle, access cache, OIDC providers."""
+    """Settings, signing keys, password hasher, throttles, access cache, OIDC, the mailer."""
 
     settings: IdentitySettings
     keys: KeyRing
     passwords: Passwords
     throttle: LoginThrottle
+    reset_throttle: PasswordResetThrottle
     access_cache: UserAccessCache
     oidc: OidcProviders
+    mailer: Mailer
 
     @classmethod
     def build(
-        cls, settings: IdentitySettings, *, secret_key: str, limiter: RateLimiter
+        cls,
+        settings: IdentitySettings,
+        *,
+        secret_key: str,
+        limiter: RateLimiter,
+        mailer: Mailer,
     ) -> IdentityComponents:
         return cls(
             settings=settings,
             keys=KeyRing(secret_key=secret_key),
             passwords=Passwords.from_settings(settings),
             throttle=LoginThrottle.from_settings(limiter, settings),
+            reset_throttle=PasswordResetThrottle.from_settings(limiter, settings),
             access_cache=UserAccessCache(ttl_seconds=settings.user_status_cache_seconds),
             oidc=OidcProviders.from_settings(settings.oidc_providers),
+            mailer=mailer,
         )

@@ -1,6 +1,7 @@
 """Errors of the identity module."""
 
 from mosaic.core.errors import (
+    BadRequest,
     Conflict,
     Forbidden,
     MosaicError,
@@ -188,3 +189,10 @@ class IdentityNotFound(NotFound):
 class LastSignInMethod(Conflict):
     code = "LAST_SIGN_IN_METHOD"
     default_message = "This is your only way to sign in; link another or set a password first"
+
+
+class ResetTokenInvalid(BadRequest):
+    """An unknown, used or expired password-reset token: one answer for all three."""
+
+    code = "RESET_TOKEN_INVALID"
+    default_message = "The password reset link is invalid or has expired; request a new one"

@@ -264,3 +264,26 @@ class IdentityRead(BaseModel):
     email_verified: bool
     created_at: datetime
     last_login_at: datetime | None
+
+
+class PasswordResetRequest(BaseModel):
+    """Ask for a password-reset link mailed to ``email``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class PasswordResetRequested(BaseModel):
+    """The same answer whether or not the email has an account that can be reset."""
+
+    message: str
+
+
+class PasswordResetConfirm(BaseModel):
+    """The token from the mailed link and the new password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, StringConstraints(min_length=16, max_length=128)]
+    new_password: Password

@@ -49,3 +49,28 @@ class LoginThrottle:
 
     def _counters(self, *, email: str, ip: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
         return [(self.per_account, ("login-account", email)), (self.per_ip, ("login-ip", ip))]
+
+
+@dataclass(frozen=True)
+class PasswordResetThrottle:
+    """Reset requests per email and per IP; every request counts, known email or not."""
+
+    limiter: RateLimiter
+    per_account: RateLimitItem
+    per_ip: RateLimitItem
+
+    @classmethod
+    def from_settings(
+        cls, limiter: RateLimiter, settings: IdentitySettings
+    ) -> PasswordResetThrottle:
+        return cls(
+            limiter=limiter,
+            per_account=parse_limit(settings.password_reset_requests_per_account),
+            per_ip=parse_limit(settings.password_reset_requests_per_ip),
+        )
+
+    async def hit(self, *, email: str, ip: str) -> None:
+        """Count one request; raise ``RateLimited`` once the IP or the email is over its limit."""
+        # Counting unknown emails too keeps the 429 from telling which emails have accounts.
+        await self.limiter.hit(self.per_ip, "reset-ip", ip)
+        await self.limiter.hit(self.per_account, "reset-account", email)

@@ -6,6 +6,7 @@ from mosaic.models.base import Base, TenantOwned
 from mosaic.models.browser_session import BrowserSession
 from mosaic.models.idempotency_record import IdempotencyRecord
 from mosaic.models.oidc_login import OidcLogin
+from mosaic.models.password_reset_token import PasswordResetToken
 from mosaic.models.refresh_token import RefreshToken
 from mosaic.models.signing_key import SigningKey
 from mosaic.models.tenant import Tenant
@@ -22,6 +23,7 @@ __all__ = [
     "IdempotencyRecord",
     "MembershipState",
     "OidcLogin",
+    "PasswordResetToken",
     "PlatformRole",
     "RefreshToken",
     "ScopeRole",
