@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import select, update
 from structlog.testing import capture_logs
 
-from mosaic.models import AuditEvent, PasswordResetToken, User, UserStatus
+from mosaic.core.ids import new_id
+from mosaic.models import AuditEvent, BrowserSession, PasswordResetToken, User, UserStatus
 from tests.identity.conftest import (
     PASSWORD,
     AccountFactory,
@@ -353,3 +354,56 @@ async def test_no_token_appears_in_the_logs(
     assert token not in text
     assert account.email not in text
     assert any(entry["event"] == "password_reset_mail_written" for entry in logs)
+
+
+async def test_browser_sessions_are_revoked_by_the_reset(
+    client: httpx.AsyncClient,
+    make_account: AccountFactory,
+    mail_dir: Path,
+    owner_sessions: Sessions,
+) -> None:
+    account = await make_account()
+    now = datetime.now(UTC)
+    async with owner_sessions() as session, session.begin():
+        browser = BrowserSession(
+            id=new_id(),
+            session_hash=hashlib.sha256(uuid4().bytes).hexdigest(),
+            user_id=account.id,
+            tenant_id=account.tenant_id,
+            csrf_hash=hashlib.sha256(uuid4().bytes).hexdigest(),
+            provider="mock",
+            created_at=now,
+            expires_at=now + timedelta(days=1),
+        )
+        session.add(browser)
+    token = await _mailed_token(client, mail_dir, account.email)
+
+    assert (await _confirm(client, token)).status_code == 204
+
+    async with owner_sessions() as session:
+        revoked = await session.get(BrowserSession, browser.id)
+    assert revoked is not None
+    assert revoked.revoked_at is not None
+
+
+async def test_a_token_of_an_account_disabled_since_the_mail_is_refused(
+    client: httpx.AsyncClient,
+    make_account: AccountFactory,
+    mail_dir: Path,
+    owner_sessions: Sessions,
+) -> None:
+    account = await make_account()
+    token = await _mailed_token(client, mail_dir, account.email)
+    async with owner_sessions() as session, session.begin():
+        await session.execute(
+            update(User).where(User.id == account.id).values(status=UserStatus.DISABLED)
+        )
+
+    _invalid(await _confirm(client, token))
+
+    events = await audit_events_of(owner_sessions, user_id=account.id)
+    assert (events[-1].action, events[-1].outcome, events[-1].reason) == (
+        "password_reset",
+        "failure",
+        "account_disabled",
+    )
