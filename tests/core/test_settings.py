@@ -23,6 +23,7 @@ from mosaic.core.settings import (
 
 GOOD_SECRET = "k" * 40
 SERVER_URL = "postgresql://mosaic@db.internal:5432/mosaic"
+PUBLIC_URL = "https://mosaic.example.org"
 
 
 @pytest.fixture(autouse=True)
@@ -106,12 +107,27 @@ def test_production_names_every_missing_setting_at_once(monkeypatch: pytest.Monk
     assert "MOSAIC_DATABASE_URL" in str(refused.value)
 
 
+@pytest.mark.parametrize("public_url", [None, "http://mosaic.example.org"])
+def test_production_refuses_links_built_from_the_host_header(
+    monkeypatch: pytest.MonkeyPatch, public_url: str | None
+) -> None:
+    monkeypatch.setenv("MOSAIC_ENV", "production")
+    monkeypatch.setenv("MOSAIC_SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setenv("DATABASE_URL", SERVER_URL)
+    if public_url is not None:
+        monkeypatch.setenv("MOSAIC_PUBLIC_URL", public_url)
+
+    with pytest.raises(ConfigurationError, match="MOSAIC_PUBLIC_URL must be set"):
+        load_settings()
+
+
 def test_production_starts_with_a_secret_key_and_a_database_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MOSAIC_ENV", "production")
     monkeypatch.setenv("MOSAIC_SECRET_KEY", GOOD_SECRET)
     monkeypatch.setenv("DATABASE_URL", SERVER_URL)
+    monkeypatch.setenv("MOSAIC_PUBLIC_URL", PUBLIC_URL)
 
     settings = load_settings()
 

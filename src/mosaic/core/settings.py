@@ -251,6 +251,10 @@ class Settings(_Section):
         if self.database.url is None:
             # The embedded cluster is for development: production data belongs on a managed server.
             problems.append("MOSAIC_DATABASE_URL must be set")
+        if self.server.public_url is None or not self.server.public_url.startswith("https://"):
+            # Links in mails and OIDC callbacks would otherwise be built from the request's Host
+            # header, which a client chooses: a forged host would mail a victim a link to it.
+            problems.append("MOSAIC_PUBLIC_URL must be set to the https:// origin users reach")
         if problems:
             # Both at once, so an operator fixes the environment in one go.
             raise ValueError(f"{' and '.join(problems)} when MOSAIC_ENV=production")
