@@ -19,8 +19,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 _NONCE_BYTES = 12
 
 
-class SealBroken(Exception):
-    """A sealed value was altered, belongs elsewhere, or was sealed under another secret."""
+class SealBroken(InvalidTag):
+    """A sealed value was altered, belongs elsewhere, or was sealed under another secret.
+
+    An ``InvalidTag`` still, for callers that handle the cipher's own error."""
 
 
 @dataclass(frozen=True)

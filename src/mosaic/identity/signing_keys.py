@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,13 +20,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.ids import new_id
+from mosaic.core.sealing import Sealer
 from mosaic.core.settings import MAX_ACCESS_TOKEN_TTL_SECONDS
 from mosaic.identity import repository
 from mosaic.models import SigningKey
@@ -40,12 +38,10 @@ RELOAD_INTERVAL = 5.0
 # CLI, another process) takes over signing within this time.
 SIGNER_REFRESH_SECONDS = 60.0
 VERIFY_GRACE = timedelta(seconds=MAX_ACCESS_TOKEN_TTL_SECONDS + SIGNER_REFRESH_SECONDS + 60)
-_NONCE_BYTES = 12
 
 
-def _encryption_key(secret_key: str) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"mosaic", info=b"signing-keys/v1")
-    return hkdf.derive(secret_key.encode())
+# The same purpose label (and so the same key and format) the keys were first sealed under.
+_SEAL_PURPOSE = "signing-keys/v1"
 
 
 def encrypt_private_key(secret_key: str, *, kid: str, private_key: Ed25519PrivateKey) -> bytes:
@@ -54,13 +50,11 @@ def encrypt_private_key(secret_key: str, *, kid: str, private_key: Ed25519Privat
         serialization.PrivateFormat.Raw,
         serialization.NoEncryption(),
     )
-    nonce = os.urandom(_NONCE_BYTES)
-    return nonce + AESGCM(_encryption_key(secret_key)).encrypt(nonce, raw, kid.encode())
+    return Sealer.for_secret(secret_key, _SEAL_PURPOSE).seal(raw, bound_to=kid.encode())
 
 
 def decrypt_private_key(secret_key: str, *, kid: str, encrypted: bytes) -> Ed25519PrivateKey:
-    nonce, ciphertext = encrypted[:_NONCE_BYTES], encrypted[_NONCE_BYTES:]
-    raw = AESGCM(_encryption_key(secret_key)).decrypt(nonce, ciphertext, kid.encode())
+    raw = Sealer.for_secret(secret_key, _SEAL_PURPOSE).open(encrypted, bound_to=kid.encode())
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 
