@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.pool import Pool
 
 from mosaic import __version__
+from mosaic.authz.roles import resolver
 from mosaic.core.body_limit import BodySizeLimitMiddleware
 from mosaic.core.database import Database, DatabaseLocation
 from mosaic.core.database_errors import install_database_error_handlers
@@ -35,12 +36,15 @@ from mosaic.identity.oidc_api import router as browser_auth_router
 from mosaic.identity.session_service import SESSION_COOKIE
 from mosaic.identity.signing_keys import ensure_signing_key
 from mosaic.identity.users_api import router as users_router
+from mosaic.legacies.roles import LegacyRoleSource
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     """Build the API application for one database location."""
+    # Roles below the tenant come from the domain modules that own them.
+    resolver.register(LegacyRoleSource())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

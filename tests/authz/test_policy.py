@@ -46,6 +46,8 @@ EVERYONE = frozenset(
 )
 MEMBERS = frozenset({"owner", "editor", "contributor", "viewer"})
 WRITERS = frozenset({"owner", "editor", "contributor"})
+# The tenant roles that hold in every legacy of the tenant (roles.INHERITED_FROM_TENANT).
+INHERITING = frozenset({"owner", "editor"})
 NOBODY: frozenset[str] = frozenset()
 ResourceFor = Callable[[World, UUID | None], Resource]
 
@@ -92,21 +94,23 @@ READERS = EVERYONE - {"disabled"}
 # (action, visibility, written by the subject?) -> who may
 STORY_MATRIX: list[tuple[Action, Visibility, bool, frozenset[str]]] = [
     (Action.READ, P, False, READERS),
-    (Action.READ, R, False, MEMBERS | STAFF | {"service"}),
+    # Nobody here holds a role in the story's legacy: below the tenant only a tenant's owners
+    # and editors inherit, so its contributors and viewers are not the legacy's members.
+    (Action.READ, R, False, INHERITING | STAFF | {"service"}),
     (Action.READ, X, False, NOBODY),
     (Action.READ, X, True, MEMBERS),
-    (Action.LIST, R, False, MEMBERS | STAFF | {"service"}),
+    (Action.LIST, R, False, INHERITING | STAFF | {"service"}),
     (Action.UPDATE, P, False, frozenset({"owner", "editor", "service"})),
     (Action.UPDATE, R, False, frozenset({"owner", "editor", "service"})),
     (Action.UPDATE, X, False, NOBODY),
-    (Action.UPDATE, X, True, WRITERS),
-    (Action.UPDATE, R, True, WRITERS | frozenset({"service"})),
+    (Action.UPDATE, X, True, INHERITING),
+    (Action.UPDATE, R, True, INHERITING | frozenset({"service"})),
     (Action.DELETE, R, False, frozenset({"owner", "admin", "service"})),
     (Action.DELETE, X, False, frozenset({"owner", "admin", "service"})),
-    (Action.DELETE, X, True, WRITERS | frozenset({"admin", "service"})),
-    (Action.MODERATE, P, False, STAFF),
+    (Action.DELETE, X, True, INHERITING | frozenset({"admin", "service"})),
+    (Action.MODERATE, P, False, STAFF | {"owner", "service"}),
     (Action.MODERATE, X, False, NOBODY),
-    (Action.CREATE, R, True, WRITERS),
+    (Action.CREATE, R, True, INHERITING),
     (Action.CREATE, R, False, NOBODY),
 ]
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mosaic.authz.actions import Action
 from mosaic.authz.errors import AccessDenied, MissingScope
 from mosaic.authz.resources import Resource, ResourceKind
-from mosaic.authz.roles import RoleGrant, effective_role, resolver
+from mosaic.authz.roles import RoleGrant, effective_role, resolver, tenant_role
 from mosaic.authz.rules import CROSS_TENANT, REQUIRED_SCOPES, Facts, rule_for
 from mosaic.authz.subject import Subject
 from mosaic.models import MembershipState
@@ -68,7 +68,11 @@ async def _decide(
     if denied is not None:
         return denied
     grants = await resolver.grants(session, subject=subject, chain=resource.chain)
-    facts = Facts(subject=subject, role=effective_role(grants))
+    facts = Facts(
+        subject=subject,
+        role=effective_role(grants, resource.chain),
+        tenant_role=tenant_role(grants),
+    )
     for grant in rule_for(resource.kind, action):
         if all(condition.holds(facts, resource) for condition in grant):
             return Decision(allowed=True, reason=Reason.GRANTED)

@@ -27,7 +27,13 @@ class ResourceKind(StrEnum):
     API_KEY = "api_key"
     AUDIT_EVENT = "audit_event"
     LEGACY = "legacy"
+    LEGACY_MEMBER = "legacy_member"
+    LEGACY_INVITATION = "legacy_invitation"
     STORY = "story"
+    STORY_FLAG = "story_flag"
+    CONSENT = "consent"
+    MEDIA = "media"
+    PERSONAL_DATA = "personal_data"
 
 
 class Visibility(StrEnum):
@@ -195,3 +201,139 @@ class StoryResource(Resource):
 
     def describe(self) -> str:
         return f"story:{self.story_id or 'new'}"
+
+
+def _legacy_chain(tenant_id: UUID, legacy_id: UUID | None) -> tuple[ScopeRef, ...]:
+    tenant = (ScopeRef(ScopeKind.TENANT, tenant_id),)
+    return tenant + ((ScopeRef(ScopeKind.LEGACY, legacy_id),) if legacy_id else ())
+
+
+@dataclass(frozen=True)
+class LegacyMemberResource(Resource):
+    """A user's membership of a legacy; ``user_id`` None for "any member" (a list)."""
+
+    tenant_id: UUID
+    legacy_id: UUID
+    user_id: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.LEGACY_MEMBER
+
+    @property
+    def chain(self) -> tuple[ScopeRef, ...]:
+        return _legacy_chain(self.tenant_id, self.legacy_id)
+
+    @property
+    def owner_id(self) -> UUID | None:
+        return self.user_id
+
+    def describe(self) -> str:
+        return f"legacy_member:{self.legacy_id}/{self.user_id or '*'}"
+
+
+@dataclass(frozen=True)
+class LegacyInvitationResource(Resource):
+    """An invitation to a legacy; ``email`` None for a link invitation."""
+
+    tenant_id: UUID
+    legacy_id: UUID
+    invitation_id: UUID | None = None
+    email: str | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.LEGACY_INVITATION
+
+    @property
+    def chain(self) -> tuple[ScopeRef, ...]:
+        return _legacy_chain(self.tenant_id, self.legacy_id)
+
+    @property
+    def addressee(self) -> str | None:
+        return self.email
+
+    def describe(self) -> str:
+        return f"legacy_invitation:{self.invitation_id or 'new'}"
+
+
+@dataclass(frozen=True)
+class StoryFlagResource(Resource):
+    """A moderation flag on a story of ``legacy_id``; ``flag_id`` None for the queue."""
+
+    tenant_id: UUID
+    legacy_id: UUID | None = None
+    flag_id: UUID | None = None
+    flagged_by: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.STORY_FLAG
+
+    @property
+    def chain(self) -> tuple[ScopeRef, ...]:
+        return _legacy_chain(self.tenant_id, self.legacy_id)
+
+    @property
+    def owner_id(self) -> UUID | None:
+        return self.flagged_by
+
+    def describe(self) -> str:
+        return f"story_flag:{self.flag_id or '*'}"
+
+
+@dataclass(frozen=True)
+class ConsentResource(Resource):
+    """The consent records of a story, owned by the story's author."""
+
+    tenant_id: UUID
+    legacy_id: UUID
+    story_author_id: UUID | None
+    story_id: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.CONSENT
+
+    @property
+    def chain(self) -> tuple[ScopeRef, ...]:
+        return _legacy_chain(self.tenant_id, self.legacy_id)
+
+    @property
+    def owner_id(self) -> UUID | None:
+        return self.story_author_id
+
+    def describe(self) -> str:
+        return f"consent:{self.story_id or '*'}"
+
+
+@dataclass(frozen=True)
+class MediaResource(Resource):
+    """A media file, uploaded by ``owner``, attached to a legacy or not."""
+
+    tenant_id: UUID
+    legacy_id: UUID | None
+    uploaded_by: UUID | None
+    media_id: UUID | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.MEDIA
+
+    @property
+    def chain(self) -> tuple[ScopeRef, ...]:
+        return _legacy_chain(self.tenant_id, self.legacy_id)
+
+    @property
+    def owner_id(self) -> UUID | None:
+        return self.uploaded_by
+
+    def describe(self) -> str:
+        return f"media:{self.media_id or 'new'}"
+
+
+@dataclass(frozen=True)
+class PersonalDataResource(Resource):
+    """Everything a user's account holds: exported (read) or erased (delete) as one."""
+
+    tenant_id: UUID
+    user_id: UUID
+
+    kind: ClassVar[ResourceKind] = ResourceKind.PERSONAL_DATA
+
+    @property
+    def owner_id(self) -> UUID | None:
+        return self.user_id
+
+    def describe(self) -> str:
+        return f"personal_data:{self.user_id}"

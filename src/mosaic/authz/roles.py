@@ -28,6 +28,23 @@ def at_least(role: ScopeRole) -> tuple[ScopeRole, ...]:
     return tuple(candidate for candidate in ScopeRole if _RANK[candidate] >= _RANK[role])
 
 
+# The tenant roles that flow down to every legacy and story of the tenant. A tenant's
+# contributors and viewers belong to the community (they find legacies and ask to join), but
+# seed 002 keeps a legacy's private stories for that legacy's members: below the tenant only
+# a role granted at the legacy (or story) counts for them.
+INHERITED_FROM_TENANT = frozenset({ScopeRole.OWNER, ScopeRole.EDITOR})
+
+
+def inherits(grant: RoleGrant, chain: Sequence[ScopeRef]) -> bool:
+    """Whether ``grant`` applies to a resource whose scope chain is ``chain``."""
+    below_tenant = len(chain) > 1
+    return not (
+        below_tenant
+        and grant.scope.kind is ScopeKind.TENANT
+        and grant.role not in INHERITED_FROM_TENANT
+    )
+
+
 def strongest(roles: Iterable[ScopeRole]) -> ScopeRole | None:
     return max(roles, key=_RANK.__getitem__, default=None)
 
@@ -138,17 +155,49 @@ class RoleResolver:
             return tenant == subject.tenant_id if tenant is not None else false()
         if subject.user_id is None:
             return false()
-        clauses = [
-            column.in_(self._sources[kind].granting(subject=subject, roles=roles))
-            for kind, column in scope_columns.items()
-            if kind in self._sources
-        ]
+        below_tenant = len(scope_columns) > 1
+        clauses = []
+        for kind, column in scope_columns.items():
+            granted = roles
+            if below_tenant and kind is ScopeKind.TENANT:
+                granted = tuple(r for r in roles if r in INHERITED_FROM_TENANT)
+            if kind in self._sources and granted:
+                clauses.append(
+                    column.in_(self._sources[kind].granting(subject=subject, roles=granted))
+                )
         return or_(*clauses) if clauses else false()
 
+    def holds_at_tenant_sql(
+        self, *, subject: Subject, role: ScopeRole, tenant_column: SQLColumnExpression[Any] | None
+    ) -> ColumnElement[bool]:
+        """SQL: the subject holds ``role`` or stronger, actively, at the row's tenant itself."""
+        if tenant_column is None:
+            return false()
+        if subject.is_service_account:
+            return tenant_column == subject.tenant_id
+        if subject.user_id is None:
+            return false()
+        source = self._sources[ScopeKind.TENANT]
+        return tenant_column.in_(source.granting(subject=subject, roles=at_least(role)))
 
-def effective_role(grants: Iterable[RoleGrant]) -> ScopeRole | None:
-    """The strongest active role among ``grants``: pending and suspended count for nothing."""
-    return strongest(grant.role for grant in grants if grant.state is MembershipState.ACTIVE)
+
+def effective_role(grants: Iterable[RoleGrant], chain: Sequence[ScopeRef] = ()) -> ScopeRole | None:
+    """The strongest active role among ``grants`` that applies along ``chain``: pending and
+    suspended count for nothing, nor do a tenant's contributor and viewer roles below it."""
+    return strongest(
+        grant.role
+        for grant in grants
+        if grant.state is MembershipState.ACTIVE and inherits(grant, chain)
+    )
+
+
+def tenant_role(grants: Iterable[RoleGrant]) -> ScopeRole | None:
+    """The strongest active role held at the tenant itself."""
+    return strongest(
+        grant.role
+        for grant in grants
+        if grant.state is MembershipState.ACTIVE and grant.scope.kind is ScopeKind.TENANT
+    )
 
 
 resolver = RoleResolver([TenantRoleSource()])

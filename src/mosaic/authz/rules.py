@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, false, true
 
 from mosaic.authz.actions import Action
-from mosaic.authz.resources import Resource, ResourceKind, Visibility
+from mosaic.authz.resources import Resource, ResourceKind, ScopeKind, Visibility
 from mosaic.authz.roles import at_least, resolver
 from mosaic.authz.rows import RowColumns
 from mosaic.authz.subject import Subject
@@ -31,6 +31,7 @@ class Facts:
 
     subject: Subject
     role: ScopeRole | None
+    tenant_role: ScopeRole | None = None
 
 
 class Condition(Protocol):
@@ -54,6 +55,22 @@ class HasRole:
 
     def sql(self, subject: Subject, row: RowColumns) -> ColumnElement[bool]:
         return resolver.holds_sql(subject=subject, role=self.role, scope_columns=row.scopes)
+
+
+@dataclass(frozen=True)
+class InTenant:
+    """The subject holds ``role`` or a stronger one at the tenant itself (a community member,
+    whatever their roles in its legacies)."""
+
+    role: ScopeRole
+
+    def holds(self, facts: Facts, resource: Resource) -> bool:
+        return facts.tenant_role is not None and facts.tenant_role in at_least(self.role)
+
+    def sql(self, subject: Subject, row: RowColumns) -> ColumnElement[bool]:
+        return resolver.holds_at_tenant_sql(
+            subject=subject, role=self.role, tenant_column=row.scopes.get(ScopeKind.TENANT)
+        )
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,17 @@ class Owns:
 
 
 @dataclass(frozen=True)
+class IsOpenLink:
+    """The resource is addressed to nobody in particular (a link invitation)."""
+
+    def holds(self, facts: Facts, resource: Resource) -> bool:
+        return resource.addressee is None
+
+    def sql(self, subject: Subject, row: RowColumns) -> ColumnElement[bool]:
+        return false()  # nothing lists invitations by addressee
+
+
+@dataclass(frozen=True)
 class IsAddressee:
     """The resource is addressed to the subject's email (an invitation)."""
 
@@ -116,6 +144,8 @@ ADMIN = HasPlatformRole(frozenset({PlatformRole.ADMIN}))
 STAFF = HasPlatformRole(frozenset({PlatformRole.ADMIN, PlatformRole.MODERATOR}))
 OWN = Owns()
 ADDRESSEE = IsAddressee()
+OPEN_LINK = IsOpenLink()
+COMMUNITY = InTenant(ScopeRole.VIEWER)  # anyone who belongs to the tenant
 PUBLIC = HasVisibility(frozenset({Visibility.PUBLIC}))
 PRIVATE = HasVisibility(frozenset({Visibility.PRIVATE}))
 PERSONAL = HasVisibility(frozenset({Visibility.PERSONAL}))
@@ -146,21 +176,55 @@ RULES: dict[tuple[ResourceKind, Action], tuple[Grant, ...]] = {
     (K.API_KEY, A.DELETE):             ((EDITOR,), (OWN,), (ADMIN,)),
     (K.AUDIT_EVENT, A.LIST):           ((OWNER,), (ADMIN,)),
     (K.AUDIT_EVENT, A.READ):           ((OWNER,), (ADMIN,)),
-    (K.LEGACY, A.LIST):                ((VIEWER,), (STAFF,)),
-    (K.LEGACY, A.READ):                ((VIEWER,), (STAFF,)),
+    # Legacies are found by the whole community (seed 002: search, then ask to join); below the
+    # tenant, only a tenant's owners and editors inherit (roles.INHERITED_FROM_TENANT).
+    (K.LEGACY, A.LIST):                ((COMMUNITY,), (VIEWER,), (STAFF,)),
+    (K.LEGACY, A.READ):                ((COMMUNITY,), (VIEWER,), (STAFF,)),
     (K.LEGACY, A.CREATE):              ((CONTRIBUTOR,), (ADMIN,)),
     (K.LEGACY, A.UPDATE):              ((EDITOR,), (ADMIN,)),
     (K.LEGACY, A.DELETE):              ((OWNER,), (ADMIN,)),
     (K.LEGACY, A.MANAGE_MEMBERS):      ((OWNER,), (ADMIN,)),
-    # Seed 002: public for anyone, private for members, personal for its author alone.
-    (K.STORY, A.LIST):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, VIEWER),
+    # A legacy's members see each other; anyone sees their own membership (a pending request).
+    (K.LEGACY_MEMBER, A.LIST):         ((VIEWER,), (OWN,), (STAFF,)),
+    (K.LEGACY_MEMBER, A.READ):         ((VIEWER,), (OWN,), (STAFF,)),
+    # Asking to join is the community's; approving, changing a role and removing the owner's.
+    (K.LEGACY_MEMBER, A.CREATE):       ((COMMUNITY,),),
+    (K.LEGACY_MEMBER, A.UPDATE):       ((OWNER,), (ADMIN,)),
+    (K.LEGACY_MEMBER, A.DELETE):       ((OWNER,), (OWN,), (ADMIN,)),
+    (K.LEGACY_INVITATION, A.LIST):     ((OWNER,), (ADMIN,)),
+    (K.LEGACY_INVITATION, A.READ):     ((OWNER,), (ADMIN,)),
+    (K.LEGACY_INVITATION, A.CREATE):   ((OWNER,), (ADMIN,)),
+    (K.LEGACY_INVITATION, A.DELETE):   ((OWNER,), (ADMIN,)),
+    (K.LEGACY_INVITATION, A.ACCEPT):   ((ADDRESSEE,), (OPEN_LINK, COMMUNITY)),
+    # Seed 002: public for anyone, private for the legacy's members, personal for its author.
+    (K.STORY, A.LIST):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, COMMUNITY),
                                         (SHARED, STAFF)),
-    (K.STORY, A.READ):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, VIEWER),
+    (K.STORY, A.READ):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, COMMUNITY),
                                         (SHARED, STAFF)),
     (K.STORY, A.CREATE):               ((OWN, CONTRIBUTOR),),
     (K.STORY, A.UPDATE):               ((OWN, CONTRIBUTOR), (SHARED, EDITOR)),
     (K.STORY, A.DELETE):               ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
-    (K.STORY, A.MODERATE):             ((SHARED, STAFF),),
+    (K.STORY, A.MODERATE):             ((SHARED, STAFF), (SHARED, OWNER)),
+    # Anyone who can read a story may flag it (the service checks the read first); the queue is
+    # the moderators' and the owners of the legacy.
+    (K.STORY_FLAG, A.CREATE):          ((COMMUNITY,), (VIEWER,)),
+    (K.STORY_FLAG, A.LIST):            ((STAFF,), (OWNER,)),
+    (K.STORY_FLAG, A.READ):            ((STAFF,), (OWNER,), (OWN,)),
+    (K.STORY_FLAG, A.UPDATE):          ((STAFF,), (OWNER,)),
+    # Consent records name living people: the story's author and the legacy's editors.
+    (K.CONSENT, A.LIST):               ((OWN,), (EDITOR,), (STAFF,)),
+    (K.CONSENT, A.READ):               ((OWN,), (EDITOR,), (STAFF,)),
+    (K.CONSENT, A.CREATE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
+    (K.CONSENT, A.UPDATE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
+    (K.CONSENT, A.DELETE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
+    # A legacy's media are its members'; media without a legacy are their uploader's alone.
+    (K.MEDIA, A.LIST):                 ((VIEWER,), (OWN,), (STAFF,)),
+    (K.MEDIA, A.READ):                 ((VIEWER,), (OWN,), (STAFF,)),
+    (K.MEDIA, A.CREATE):               ((OWN, CONTRIBUTOR),),
+    (K.MEDIA, A.DELETE):               ((OWN,), (OWNER,), (ADMIN,)),
+    # A user's own data: exported by them; erased by them or an administrator.
+    (K.PERSONAL_DATA, A.READ):         ((OWN,), (ADMIN,)),
+    (K.PERSONAL_DATA, A.DELETE):       ((OWN,), (ADMIN,)),
 }  # fmt: skip
 
 # What an API key must carry for each (kind, action); a user's key also needs the user's role.
@@ -181,6 +245,18 @@ REQUIRED_SCOPES: dict[tuple[ResourceKind, Action], str] = {
     **{(K.STORY, action): "stories:read" for action in _READS},
     **{(K.STORY, action): "stories:write" for action in _WRITES},
     (K.STORY, A.MODERATE): "stories:moderate",
+    **{(K.LEGACY_MEMBER, action): "legacies:read" for action in _READS},
+    **{(K.LEGACY_MEMBER, action): "legacies:write" for action in _WRITES},
+    **{(K.LEGACY_INVITATION, action): "legacies:write" for action in (*_READS, *_WRITES)},
+    (K.LEGACY_INVITATION, A.ACCEPT): "invitations:accept",
+    **{(K.STORY_FLAG, action): "stories:moderate" for action in (*_READS, A.UPDATE)},
+    (K.STORY_FLAG, A.CREATE): "stories:read",
+    **{(K.CONSENT, action): "stories:read" for action in _READS},
+    **{(K.CONSENT, action): "stories:write" for action in _WRITES},
+    **{(K.MEDIA, action): "media:read" for action in _READS},
+    **{(K.MEDIA, action): "media:write" for action in _WRITES},
+    (K.PERSONAL_DATA, A.READ): "account:export",
+    (K.PERSONAL_DATA, A.DELETE): "account:erase",
 }
 
 # Every scope an API key may be given.

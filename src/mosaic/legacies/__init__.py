@@ -1,0 +1,1 @@
+"""Legacies: the people and subjects a community remembers, their members and invitations."""

@@ -1,0 +1,40 @@
+"""Legacy-scope roles for the authorization forest, read from ``legacy_members``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mosaic.authz import ScopeKind, ScopeRef, Subject
+from mosaic.authz.roles import RoleGrant
+from mosaic.models import LegacyMember, MembershipState, ScopeRole
+
+
+class LegacyRoleSource:
+    """A user's role in one legacy (pending requests included, as a non-active state)."""
+
+    kind = ScopeKind.LEGACY
+
+    async def grants(
+        self, session: AsyncSession, *, subject: Subject, scope: ScopeRef
+    ) -> Sequence[RoleGrant]:
+        if subject.user_id is None:
+            return ()
+        row = (
+            await session.execute(
+                select(LegacyMember.role, LegacyMember.state).where(
+                    LegacyMember.legacy_id == scope.id, LegacyMember.user_id == subject.user_id
+                )
+            )
+        ).one_or_none()
+        return () if row is None else (RoleGrant(scope, row.role, row.state),)
+
+    def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[tuple[UUID]]:
+        return select(LegacyMember.legacy_id).where(
+            LegacyMember.user_id == subject.user_id,
+            LegacyMember.state == MembershipState.ACTIVE,
+            LegacyMember.role.in_(roles),
+        )
