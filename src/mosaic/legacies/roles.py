@@ -32,7 +32,7 @@ class LegacyRoleSource:
         ).one_or_none()
         return () if row is None else (RoleGrant(scope, row.role, row.state),)
 
-    def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[tuple[UUID]]:
+    def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
         return select(LegacyMember.legacy_id).where(
             LegacyMember.user_id == subject.user_id,
             LegacyMember.state == MembershipState.ACTIVE,
