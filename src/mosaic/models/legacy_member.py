@@ -19,7 +19,7 @@ from mosaic.models.tenant_membership import MembershipState, ScopeRole
 class LegacyMember(TimestampMixin, TenantOwned, Base):
     __tablename__ = "legacy_members"
     __table_args__ = (
-        PrimaryKeyConstraint("legacy_id", "user_id"),
+        PrimaryKeyConstraint("tenant_id", "legacy_id", "user_id"),
         Index(None, "tenant_id", "user_id"),
     )
 

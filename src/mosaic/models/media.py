@@ -25,7 +25,7 @@ class MediaState(StrEnum):
 class Media(IdMixin, TimestampMixin, ProvenanceMixin, TenantOwned, Base):
     __tablename__ = "media"
     __table_args__ = (
-        UniqueConstraint("storage_bucket", "storage_key"),
+        UniqueConstraint("tenant_id", "storage_bucket", "storage_key"),
         Index(None, "tenant_id", "legacy_id", "id"),
         Index(None, "tenant_id", "owner_id"),
     )

@@ -266,7 +266,9 @@ def upgrade() -> None:
             name=op.f("fk_legacy_members_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("legacy_id", "user_id", name=op.f("pk_legacy_members")),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "legacy_id", "user_id", name=op.f("pk_legacy_members")
+        ),
     )
     op.create_index(
         op.f("ix_legacy_members_tenant_id_user_id"),
@@ -503,7 +505,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_media")),
         sa.UniqueConstraint(
-            "storage_bucket", "storage_key", name=op.f("uq_media_storage_bucket_storage_key")
+            "tenant_id",
+            "storage_bucket",
+            "storage_key",
+            name=op.f("uq_media_tenant_id_storage_bucket_storage_key"),
         ),
     )
     op.create_index(
