@@ -1,0 +1,1 @@
+"""Media: photos and videos of a legacy, their blobs, checks and derivatives."""
