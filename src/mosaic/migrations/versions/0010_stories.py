@@ -1,0 +1,24 @@
+"""Stories (slots for the stories package).
+
+Reserved in the migration chain so that packages built in parallel keep one linear history;
+empty until its package needs schema.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

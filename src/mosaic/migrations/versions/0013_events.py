@@ -1,0 +1,24 @@
+"""Event bus: relay, queues, deliveries, dead letters (slots for the events package).
+
+Reserved in the migration chain so that packages built in parallel keep one linear history;
+empty until its package needs schema.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
