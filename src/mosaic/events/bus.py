@@ -2,8 +2,13 @@
 
 One contract, three backends chosen by ``MOSAIC_EVENTS_BUS`` (``postgres``, ``rabbitmq``,
 ``sns-sqs``). Delivery is at least once; consumers are idempotent by (consumer, event id).
-A backend that keeps its dead letters elsewhere (a DLQ) also hands them to the dead-letter
-store in PostgreSQL, so listing, inspecting, replaying and discarding them is one thing.
+The worker keeps every dead letter in PostgreSQL (whatever the backend), so listing,
+inspecting, replaying and discarding them is one thing; a backend's :meth:`Bus.dead_letter`
+only takes the message off the live queue (a broker moves it to its dead-letter queue too,
+for operators who watch the broker).
+
+Every backend class also offers ``from_settings(settings, database) -> Self``, which the
+factory uses to build the configured one.
 """
 
 from __future__ import annotations
@@ -53,11 +58,17 @@ class MalformedMessage(ValueError):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One envelope handed to one consumer, for the ``attempt``-th time (1-based)."""
+    """One message handed to one consumer, for the ``attempt``-th time (1-based).
+
+    ``envelope`` is None when the body could not be parsed: ``error`` says why, ``raw`` keeps
+    the body, and the worker dead-letters it at once.
+    """
 
     consumer: str
-    envelope: Envelope
+    envelope: Envelope | None
     attempt: int
+    raw: bytes = b""
+    error: str | None = None
     # The backend's handle for ack/retry/dead-letter (a row id, a delivery tag, a receipt).
     handle: Any = None
 
