@@ -15,6 +15,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     tuple_,
 )
@@ -105,7 +106,7 @@ async def search_legacies(
     visible: ColumnElement[bool],
     after: UUID | None,
     limit: int,
-) -> Sequence[tuple[Legacy, float]]:
+) -> Sequence[Row[Legacy, float]]:
     """Legacies whose name resembles ``text`` (pg_trgm), best first, then by id.
 
     ``name % text`` (whole-name similarity) and ``text <% name`` (the text resembles some
@@ -114,7 +115,10 @@ async def search_legacies(
     """
     query = literal(text)
     score = _score(Legacy, query)
-    matches = Legacy.name.op("%")(query) | query.op("<%")(Legacy.name)
+    matches = or_(
+        Legacy.name.op("%", is_comparison=True)(query),
+        query.op("<%", is_comparison=True)(Legacy.name),
+    )
     statement = (
         select(Legacy, score.label("score"))
         .where(_alive(), matches, visible)
@@ -127,7 +131,7 @@ async def search_legacies(
         statement = statement.where(
             tuple_(score, Legacy.id) < tuple_(previous_score.scalar_subquery(), after)
         )
-    return (await session.execute(statement)).tuples().all()
+    return (await session.execute(statement)).all()
 
 
 def _score(legacy: type[Legacy], query: ColumnElement[str]) -> ColumnElement[float]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import Row
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -156,7 +157,7 @@ async def list_mine(
 
 async def search(
     session: AsyncSession, *, subject: Subject, text: str, after: UUID | None, limit: int
-) -> Sequence[tuple[Legacy, float]]:
+) -> Sequence[Row[Legacy, float]]:
     """Legacies the subject may see whose name resembles ``text``, best match first."""
     visible = await authz.read_filter(subject, repository.LEGACY_ROWS)
     return await repository.search_legacies(
