@@ -211,7 +211,8 @@ async def test_the_author_or_the_legacy_owner_deletes_a_story(
     assert gone.status_code == 404
     async with owner_sessions() as session:
         row = await session.get(Story, UUID(story["id"]))
-    assert row is not None and row.deleted_at is not None  # soft: the row stays
+    assert row is not None
+    assert row.deleted_at is not None
     assert row.actor_id == community.people[name].user_id
 
 
@@ -283,7 +284,8 @@ async def test_writes_store_their_provenance(
     assert story is not None
     assert story.actor_id == community.people["author"].user_id
     assert story.user_agent == "story-tests/1"
-    assert story.source_ip is not None and story.source_ip.startswith("127.")
+    assert story.source_ip is not None
+    assert story.source_ip.startswith("127.")
 
 
 async def test_every_story_write_records_an_event(
