@@ -38,6 +38,7 @@ from mosaic.identity.signing_keys import ensure_signing_key
 from mosaic.identity.users_api import router as users_router
 from mosaic.legacies.api import router as legacies_router
 from mosaic.legacies.roles import LegacyRoleSource
+from mosaic.stories.api import router as stories_router
 
 API_PREFIX = "/api/v1"
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(users_router, prefix=API_PREFIX)
     app.include_router(identities_router, prefix=API_PREFIX)
     app.include_router(legacies_router, prefix=API_PREFIX)
+    app.include_router(stories_router, prefix=API_PREFIX)
     app.include_router(browser_auth_router)
     app.include_router(well_known_router)
 

@@ -196,27 +196,32 @@ RULES: dict[tuple[ResourceKind, Action], tuple[Grant, ...]] = {
     (K.LEGACY_INVITATION, A.CREATE):   ((OWNER,), (ADMIN,)),
     (K.LEGACY_INVITATION, A.DELETE):   ((OWNER,), (ADMIN,)),
     (K.LEGACY_INVITATION, A.ACCEPT):   ((ADDRESSEE,), (OPEN_LINK, COMMUNITY)),
-    # Seed 002: public for anyone, private for the legacy's members, personal for its author.
-    (K.STORY, A.LIST):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, COMMUNITY),
+    # Seed 002: public for anyone, private for the legacy's members, personal for its author
+    # while a member ("member sees public + private + own personal; non-member only public").
+    (K.STORY, A.LIST):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, VIEWER),
                                         (SHARED, STAFF)),
-    (K.STORY, A.READ):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, COMMUNITY),
+    (K.STORY, A.READ):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, VIEWER),
                                         (SHARED, STAFF)),
     (K.STORY, A.CREATE):               ((OWN, CONTRIBUTOR),),
-    (K.STORY, A.UPDATE):               ((OWN, CONTRIBUTOR), (SHARED, EDITOR)),
+    # Seed 002: "Update story (author only)", "Delete story (author or creator)".
+    (K.STORY, A.UPDATE):               ((OWN, CONTRIBUTOR),),
     (K.STORY, A.DELETE):               ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
-    (K.STORY, A.MODERATE):             ((SHARED, STAFF), (SHARED, OWNER)),
+    # Moderators of a legacy's stories: platform staff, and the legacy's owners and editors (a
+    # tenant's owners and editors inherit); a personal story is its author's alone.
+    (K.STORY, A.MODERATE):             ((SHARED, STAFF), (SHARED, EDITOR)),
     # Anyone who can read a story may flag it (the service checks the read first); the queue is
-    # the moderators' and the owners of the legacy.
+    # the moderators'.
     (K.STORY_FLAG, A.CREATE):          ((COMMUNITY,), (VIEWER,)),
-    (K.STORY_FLAG, A.LIST):            ((STAFF,), (OWNER,)),
-    (K.STORY_FLAG, A.READ):            ((STAFF,), (OWNER,), (OWN,)),
-    (K.STORY_FLAG, A.UPDATE):          ((STAFF,), (OWNER,)),
-    # Consent records name living people: the story's author and the legacy's editors.
+    (K.STORY_FLAG, A.LIST):            ((STAFF,), (EDITOR,)),
+    (K.STORY_FLAG, A.READ):            ((STAFF,), (EDITOR,), (OWN,)),
+    (K.STORY_FLAG, A.UPDATE):          ((STAFF,), (EDITOR,)),
+    # Consent records name living people: the story's author and the legacy's editors see them;
+    # the author and the legacy's owners record them.
     (K.CONSENT, A.LIST):               ((OWN,), (EDITOR,), (STAFF,)),
     (K.CONSENT, A.READ):               ((OWN,), (EDITOR,), (STAFF,)),
-    (K.CONSENT, A.CREATE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
-    (K.CONSENT, A.UPDATE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
-    (K.CONSENT, A.DELETE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
+    (K.CONSENT, A.CREATE):             ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
+    (K.CONSENT, A.UPDATE):             ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
+    (K.CONSENT, A.DELETE):             ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
     # A legacy's media are its members'; media without a legacy are their uploader's alone.
     (K.MEDIA, A.LIST):                 ((VIEWER,), (OWN,), (STAFF,)),
     (K.MEDIA, A.READ):                 ((VIEWER,), (OWN,), (STAFF,)),

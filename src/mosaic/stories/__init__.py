@@ -1,0 +1,1 @@
+"""Stories: Markdown about a legacy, its revisions, moderation flags and consent records."""
