@@ -71,7 +71,7 @@ def make_legacy(owner_sessions: async_sessionmaker[AsyncSession]) -> LegacyFacto
                     id=legacy_id,
                     tenant_id=tenant.id,
                     name="Ada",
-                    slug=f"ada-{legacy_id.hex[:8]}",
+                    slug=f"ada-{legacy_id.hex}",
                 )
             )
         return legacy_id

@@ -94,7 +94,10 @@ class S3BlobStore:
                 if _is_missing(error):
                     raise FileNotFoundError(key) from error
                 raise
-            async with response["Body"] as body:
+            body = response["Body"]
+            # Entering the body yields the raw HTTP response: read through the body itself,
+            # which checks the length S3 announced.
+            async with body:
                 while chunk := await body.read(_CHUNK_BYTES):
                     yield chunk
 
