@@ -39,6 +39,11 @@ from mosaic.identity.users_api import router as users_router
 from mosaic.legacies.api import router as legacies_router
 from mosaic.legacies.roles import LegacyRoleSource
 from mosaic.stories.api import router as stories_router
+from mosaic.media.api import router as media_router
+from mosaic.media.blobs_api import router as media_blobs_router
+from mosaic.media.storage import build_blob_store
+from mosaic.media.storage.factory import LOCAL_BLOBS_PATH
+from mosaic.media.upload_rules import MAX_MEDIA_BYTES
 
 API_PREFIX = "/api/v1"
 
@@ -84,6 +89,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.state.tracing = tracing
     app.state.identity = identity
     app.state.rate_limiter = limiter
+    app.state.blob_store = build_blob_store(settings)
     install_error_handlers(app)
     install_database_error_handlers(app)
     app.add_exception_handler(IdempotentReplay, _replay)
@@ -98,6 +104,8 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(identities_router, prefix=API_PREFIX)
     app.include_router(legacies_router, prefix=API_PREFIX)
     app.include_router(stories_router, prefix=API_PREFIX)
+    app.include_router(media_blobs_router, prefix=API_PREFIX)
+    app.include_router(media_router, prefix=API_PREFIX)
     app.include_router(browser_auth_router)
     app.include_router(well_known_router)
 
@@ -107,7 +115,12 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     # all of these, Starlette's ServerErrorMiddleware turns an escaped exception into a 500;
     # FastAPI's own telemetry, when tracing is on, wraps even that.)
     app.add_middleware(ETagMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.server.max_body_bytes,
+        # Only the local blob store's upload route takes a media file's bytes.
+        path_limits={f"{LOCAL_BLOBS_PATH}/": MAX_MEDIA_BYTES},
+    )
     if settings.rate_limits.rate_limit_enabled:
         # Outside the body limit: a throttled client is refused before its body is read.
         app.add_middleware(

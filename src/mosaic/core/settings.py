@@ -220,6 +220,29 @@ class ObservabilitySettings(_Section):
     otel_service_name: str = "mosaic"
 
 
+class MediaBackend(StrEnum):
+    LOCAL = "local"  # files under the data directory, URLs served by Mosaic itself
+    S3 = "s3"  # an S3 bucket (or anything speaking its API), presigned URLs
+
+
+class MediaSettings(_Section):
+    """Where media blobs live, how long upload and download URLs work, each user's quota."""
+
+    media_backend: MediaBackend = MediaBackend.LOCAL
+    # Local backend; unset: ``<MOSAIC_DATA_DIR>/media``.
+    media_dir: Path | None = None
+    # S3 backend: the bucket must exist; credentials come from the usual AWS chain unless set.
+    media_s3_bucket: str = "mosaic-media"
+    media_s3_endpoint_url: str | None = None
+    media_s3_region: str = "us-east-1"
+    media_s3_access_key_id: str | None = None
+    media_s3_secret_access_key: SecretStr | None = None
+    # Seed 002's FAQ: 100 MB per user, counting uploads still pending.
+    media_quota_bytes_per_user: int = Field(default=100 * 1024 * 1024, ge=0)
+    media_upload_url_ttl_seconds: int = Field(default=900, ge=30, le=7 * 24 * 3600)
+    media_download_url_ttl_seconds: int = Field(default=300, ge=30, le=7 * 24 * 3600)
+
+
 class Settings(_Section):
     """All settings; each concern is its own section."""
 
@@ -230,11 +253,17 @@ class Settings(_Section):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
 
     @property
     def mail_dir(self) -> Path:
         """Where the folder mailer writes: ``MOSAIC_MAIL_DIR``, else ``<data dir>/mail``."""
         return self.mail.mail_dir or self.database.data_dir / "mail"
+
+    @property
+    def media_dir(self) -> Path:
+        """The local blob store's files: ``MOSAIC_MEDIA_DIR``, else ``<data dir>/media``."""
+        return self.media.media_dir or self.database.data_dir / "media"
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
@@ -300,6 +329,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
         IdentitySettings,
         RateLimitSettings,
         MailSettings,
+        MediaSettings,
     )
 }
 
