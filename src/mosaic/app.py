@@ -37,6 +37,7 @@ from mosaic.identity.session_service import SESSION_COOKIE
 from mosaic.identity.signing_keys import ensure_signing_key
 from mosaic.identity.users_api import router as users_router
 from mosaic.legacies.roles import LegacyRoleSource
+from mosaic.privacy.api import router as privacy_router
 
 API_PREFIX = "/api/v1"
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(identities_router, prefix=API_PREFIX)
     app.include_router(browser_auth_router)
     app.include_router(well_known_router)
+    app.include_router(privacy_router, prefix=API_PREFIX)
 
     # Added innermost first. The request context wraps everything else, so every response —
     # errors from the other middleware included — carries the request id; the metrics

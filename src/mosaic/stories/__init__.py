@@ -1,0 +1,1 @@
+"""Stories: what people remember about a legacy, their revisions, flags and consents."""
