@@ -51,7 +51,8 @@ async def test_the_archive_holds_own_stories_per_legacy_with_front_matter(
     assert fields["tags"] == ["summer", "lake"]
     assert fields["version"] == 1
     assert fields["id"] == str(world.alice_public_story)
-    assert fields["created"] and fields["updated"]
+    assert fields["created"]
+    assert fields["updated"]
     assert body.startswith("# Summer at the lake")
     assert by_title["A note for me"][0]["legacy"] == "Uncle Joe"
 
@@ -81,7 +82,8 @@ async def test_other_authors_and_other_tenants_are_left_out(
     contents = "".join(archive.read(name).decode() for name in archive.namelist())
     assert "Joe's workshop" not in contents  # Bob's story, though Alice edited it
     assert "Elsewhere" not in contents  # Alice's own, but in her other tenant
-    assert "far.jpg" not in contents and "joe.jpg" not in contents
+    assert "far.jpg" not in contents
+    assert "joe.jpg" not in contents
 
 
 async def test_a_user_without_stories_gets_an_archive_with_an_empty_manifest(
