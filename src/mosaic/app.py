@@ -44,6 +44,7 @@ from mosaic.media.blobs_api import router as media_blobs_router
 from mosaic.media.storage import build_blob_store
 from mosaic.media.storage.factory import LOCAL_BLOBS_PATH
 from mosaic.media.upload_rules import MAX_MEDIA_BYTES
+from mosaic.privacy.api import router as privacy_router
 
 API_PREFIX = "/api/v1"
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(media_router, prefix=API_PREFIX)
     app.include_router(browser_auth_router)
     app.include_router(well_known_router)
+    app.include_router(privacy_router, prefix=API_PREFIX)
 
     # Added innermost first. The request context wraps everything else, so every response —
     # errors from the other middleware included — carries the request id; the metrics

@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     ROLE_CHANGED = "role_changed"
     ACCOUNT_DISABLED = "account_disabled"
     ACCOUNT_ENABLED = "account_enabled"
+    ACCOUNT_ERASED = "account_erased"
     IDENTITY_LINKED = "identity_linked"
     IDENTITY_UNLINKED = "identity_unlinked"
     INVITATION_CREATED = "invitation_created"

@@ -1,0 +1,1 @@
+"""Privacy: the export ZIP, subject access and account erasure."""
