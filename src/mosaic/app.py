@@ -38,13 +38,13 @@ from mosaic.identity.signing_keys import ensure_signing_key
 from mosaic.identity.users_api import router as users_router
 from mosaic.legacies.api import router as legacies_router
 from mosaic.legacies.roles import LegacyRoleSource
-from mosaic.stories.api import router as stories_router
 from mosaic.media.api import router as media_router
 from mosaic.media.blobs_api import router as media_blobs_router
 from mosaic.media.storage import build_blob_store
 from mosaic.media.storage.factory import LOCAL_BLOBS_PATH
 from mosaic.media.upload_rules import MAX_MEDIA_BYTES
 from mosaic.privacy.api import router as privacy_router
+from mosaic.stories.api import router as stories_router
 
 API_PREFIX = "/api/v1"
 
