@@ -16,9 +16,14 @@ _SUFFIXED = re.compile(r"^(?P<base>.+)-(?P<n>[0-9]+)$")
 
 
 def base_slug(name: str) -> str:
-    """``"Émile Zola (1840-1902)"`` → ``"emile-zola-1840-1902"``; accents folded to ASCII."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = _NOT_ALNUM.sub("-", ascii_name.lower()).strip("-")[:SLUG_MAX].rstrip("-")
+    """``"Émile Zola (1840-1902)"`` → ``"emile-zola-1840-1902"``: accents folded to ASCII,
+    letters without an ASCII form dropped, anything else (spaces, dashes, brackets) a hyphen."""
+    decomposed = unicodedata.normalize("NFKD", name.lower())
+    kept = "".join(
+        char if char.isascii() else ("" if unicodedata.category(char)[0] in "LM" else "-")
+        for char in decomposed
+    )
+    slug = _NOT_ALNUM.sub("-", kept).strip("-")[:SLUG_MAX].rstrip("-")
     return slug or FALLBACK
 
 
