@@ -1,10 +1,14 @@
 """Markdown to safe HTML: markdown-it-py (CommonMark, raw HTML off) then nh3's allowlist.
 
 The Markdown is stored exactly as written; this HTML is derived on every read, so changing
-the allowlist never needs a data migration.
+the allowlist never needs a data migration. Rendering costs milliseconds per story (more than
+the list query itself), so renderings of stories up to ``CACHED_UP_TO`` characters are kept in
+a per-process LRU keyed by the Markdown: the function is pure, so a cached answer is never stale.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
@@ -23,11 +27,25 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 _markdown = MarkdownIt("commonmark", {"html": False})
 
 
+# 1,024 renderings of at most 8,000 characters: tens of megabytes at worst, a few typically.
+CACHED_UP_TO = 8_000
+_CACHE_SIZE = 1_024
+
+
 def to_html(markdown: str) -> str:
     """The sanitized HTML rendering of ``markdown``."""
+    if len(markdown) > CACHED_UP_TO:
+        return _render(markdown)
+    return _render_cached(markdown)
+
+
+def _render(markdown: str) -> str:
     return nh3.clean(
         _markdown.render(markdown),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes=_URL_SCHEMES,
     )
+
+
+_render_cached = lru_cache(maxsize=_CACHE_SIZE)(_render)

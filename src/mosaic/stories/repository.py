@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,7 +148,9 @@ async def insert_open_flag(session: AsyncSession, values: dict[str, Any]) -> Sto
         .values(**values, state=FlagState.OPEN)
         .on_conflict_do_nothing(
             index_elements=[StoryFlag.tenant_id, StoryFlag.story_id, StoryFlag.flagged_by],
-            index_where=StoryFlag.state == FlagState.OPEN,
+            # A literal, not a bound parameter: PostgreSQL matches the partial index by its
+            # predicate, and cannot prove "state = $1" implies it once the plan is generic.
+            index_where=text("state = 'open'"),
         )
         .returning(StoryFlag)
     )
