@@ -147,6 +147,11 @@ async def test_a_corrupt_image_is_recorded_as_failed_not_raised(
     assert media.thumbnail_key is None
     events = await _processed_events(owner_sessions, ready["id"])
     assert [event["succeeded"] for event in events] == [False]
+    read = await uploads.client.get(
+        f"/api/v1/media/{ready['id']}", headers=circle.contributor.headers
+    )
+    assert read.json()["processing_error"] == media.processing_error
+    assert read.json()["thumbnail_url"] is None
 
 
 async def test_bytes_changed_after_registration_are_not_processed(
