@@ -41,8 +41,4 @@ async def media_read(
 def without_urls(read: MediaRead) -> bytes:
     """The representation minus its URLs, which change at every request: what the ETag of
     a media file is computed over."""
-    return (
-        read.model_copy(update={"thumbnail_url": None, "download_url": None})
-        .model_dump_json(exclude={"thumbnail_url", "download_url"})
-        .encode()
-    )
+    return read.model_dump_json(exclude={"thumbnail_url", "download_url"}).encode()

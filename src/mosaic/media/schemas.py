@@ -64,6 +64,8 @@ class MediaRead(BaseModel):
     height: int | None = None
     image_metadata: dict[str, Any] | None = None
     processed_at: datetime | None = None
+    # Why processing failed (an unreadable image), when it did.
+    processing_error: str | None = None
     created_at: datetime
     # Signed and short-lived: fetch the media again for fresh ones.
     thumbnail_url: str | None = None

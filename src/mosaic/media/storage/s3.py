@@ -62,10 +62,16 @@ class S3BlobStore:
         self, key: str, *, content_type: str, size_bytes: int, expires_in: int
     ) -> PresignedUpload:
         async with self._client() as s3:
-            # Content-Type is signed: an upload with another type is refused by S3 itself.
+            # Content-Type and Content-Length are signed: S3 itself refuses an upload of
+            # another type or of any other size than the declared one.
             url: str = await s3.generate_presigned_url(
                 "put_object",
-                Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "ContentType": content_type,
+                    "ContentLength": size_bytes,
+                },
                 ExpiresIn=expires_in,
             )
         return PresignedUpload(url=url, method="PUT", headers={"Content-Type": content_type})
