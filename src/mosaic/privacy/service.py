@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mosaic import events
 from mosaic.authz import Action, PersonalDataResource, Subject, authorize
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
+from mosaic.identity.components import IdentityComponents
 from mosaic.identity.errors import UserNotFound
 from mosaic.privacy import export, repository
 from mosaic.privacy.contributors import CONTRIBUTORS
@@ -67,7 +68,13 @@ def placeholder_email(user_id: UUID) -> str:
 
 
 async def erase(
-    session: AsyncSession, *, subject: Subject, user_id: UUID, confirm: str, origin: Origin
+    session: AsyncSession,
+    *,
+    components: IdentityComponents,
+    subject: Subject,
+    user_id: UUID,
+    confirm: str,
+    origin: Origin,
 ) -> ErasedAccount:
     """Erase ``user_id``'s personal data everywhere (see docs/privacy.md for the rules)."""
     await authorize(
@@ -84,6 +91,8 @@ async def erase(
     await repository.scrub_audit_trail(session, user_id, audit_subjects)
     await repository.delete_credentials(session, user_id)
     await repository.anonymise_user(session, user_id, placeholder_email=placeholder_email(user_id))
+    # This process stops accepting the user's tokens at once (others within the cache's TTL).
+    components.access_cache.forget(user_id)
     by_self = subject.user_id == user_id
     await record(
         session,
