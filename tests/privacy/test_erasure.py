@@ -310,3 +310,38 @@ async def test_erasure_attempts_are_rate_limited(
     ]
 
     assert statuses == [422] * 5 + [429]
+
+
+async def test_a_key_without_the_erase_scope_is_refused(
+    client: httpx.AsyncClient, world: World, make_member: MemberFactory, owner_sessions: Sessions
+) -> None:
+    member = await make_member(world.tenant, scopes=frozenset({"account:export"}))
+
+    response = await client.post(
+        "/api/v1/me/erase", json={"confirm": member.email}, headers=member.headers
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "MISSING_SCOPE"
+    async with owner_sessions() as session:
+        user = await session.get(User, member.user_id)
+    assert user is not None
+    assert user.email == member.email
+
+
+async def test_an_erased_user_cannot_be_erased_again(
+    client: httpx.AsyncClient,
+    world: World,
+    make_member: MemberFactory,
+    blob_store: Any,
+) -> None:
+    admin = await make_member(world.tenant, platform_role=PlatformRole.ADMIN)
+    await erase_self(client, world, world.alice.email)
+
+    again = await client.post(
+        f"/api/v1/users/{world.alice.id}/erase",
+        json={"confirm": f"erased-{world.alice.id}@erased.invalid"},
+        headers=admin.headers,
+    )
+
+    assert again.status_code == 404
