@@ -4,6 +4,7 @@ credentials stop working, and the erasure is audited and announced in the outbox
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,8 +14,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mosaic.models import (
+    ApiKey,
     AuditEvent,
     Base,
+    IdempotencyRecord,
     OutboxEvent,
     PlatformRole,
     Story,
@@ -345,3 +348,34 @@ async def test_an_erased_user_cannot_be_erased_again(
     )
 
     assert again.status_code == 404
+
+
+async def test_stored_idempotent_answers_of_the_user_and_their_keys_go(
+    client: httpx.AsyncClient, world: World, owner_sessions: Sessions, blob_store: Any
+) -> None:
+    async with owner_sessions() as session, session.begin():
+        key_id = await session.scalar(select(ApiKey.id).where(ApiKey.created_by == world.alice.id))
+        principals = [f"user:{world.alice.id}", f"api_key:{key_id}"]
+        for principal in principals:
+            session.add(
+                IdempotencyRecord(
+                    tenant_id=world.tenant.id,
+                    principal=principal,
+                    key="k1",
+                    method="POST",
+                    path="/api/v1/stories",
+                    request_hash="0" * 64,
+                    status_code=201,
+                    expires_at=datetime.now(UTC) + timedelta(hours=1),
+                )
+            )
+
+    await erase_self(client, world, world.alice.email)
+
+    async with owner_sessions() as session:
+        left = await session.scalar(
+            select(func.count())
+            .select_from(IdempotencyRecord)
+            .where(IdempotencyRecord.principal.in_(principals))
+        )
+    assert left == 0

@@ -9,9 +9,10 @@ narrow way through, called only by ``mosaic.privacy.erasure``:
 tenant-owned table in every tenant: the user's own stories are deleted (their revisions,
 flags and consent records go with them), their media rows are deleted (it answers the
 storage keys, so the caller can delete the blobs after the rows), memberships and API keys
-are deleted, invitations addressed to their email are deleted, and every other reference
-(provenance ``actor_id`` with ``source_ip`` and ``user_agent``, revisions of others' stories,
-flags raised, consents recorded, legacies created, invitations sent or accepted) is cleared.
+are deleted (with the stored answers of their idempotent creates), invitations addressed to
+their email are deleted, and every other reference (provenance ``actor_id`` with
+``source_ip`` and ``user_agent``, revisions of others' stories, flags raised, consents
+recorded, legacies created, invitations sent or accepted) is cleared.
 
 ``mosaic_scrub_audit_trail(member, subjects)`` keeps each audit event's action and outcome
 but clears the IP address and user agent of events by or about the user, replaces subjects
@@ -86,8 +87,12 @@ def upgrade() -> None:
                 WHERE ti.accepted_by = member;
             -- A user's keys stop working with the account: deleted, not orphaned (a key
             -- without a creator would pass for an operator's).
-            DELETE FROM public.api_keys k WHERE k.created_by = member;
+            -- Stored answers of their creates (sealed, but theirs): by them or by their keys.
             DELETE FROM public.idempotency_records r WHERE r.principal = 'user:' || member;
+            DELETE FROM public.idempotency_records r USING public.api_keys k
+                WHERE k.created_by = member AND r.tenant_id = k.tenant_id
+                AND r.principal = 'api_key:' || k.id;
+            DELETE FROM public.api_keys k WHERE k.created_by = member;
             DELETE FROM public.tenant_memberships tm WHERE tm.user_id = member;
         END
         $$
