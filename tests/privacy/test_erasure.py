@@ -18,6 +18,7 @@ from mosaic.models import (
     AuditEvent,
     Base,
     IdempotencyRecord,
+    Legacy,
     OutboxEvent,
     PlatformRole,
     Story,
@@ -379,3 +380,22 @@ async def test_stored_idempotent_answers_of_the_user_and_their_keys_go(
             .where(IdempotencyRecord.principal.in_(principals))
         )
     assert left == 0
+
+
+async def test_legacies_nobody_else_uses_go_and_shared_ones_stay(
+    client: httpx.AsyncClient, world: World, owner_sessions: Sessions, blob_store: Any
+) -> None:
+    async with owner_sessions() as session, session.begin():
+        # A legacy Alice created where Bob wrote: it is his community's too.
+        shared = await session.get(Legacy, world.bob_legacy)
+        assert shared is not None
+        shared.created_by = world.alice.id
+
+    await erase_self(client, world, world.alice.email)
+
+    async with owner_sessions() as session:
+        alone = await session.get(Legacy, world.alice_legacy)
+        kept = await session.get(Legacy, world.bob_legacy)
+    assert alone is None
+    assert kept is not None
+    assert kept.created_by is None

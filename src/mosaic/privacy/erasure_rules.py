@@ -41,7 +41,9 @@ ERASURE_RULES: dict[str, ErasureRule] = {
     "audit_events.actor_user_id": ErasureRule(
         "audit", "kept with the action; IP address, user agent and naming subjects cleared"
     ),
-    "legacies.created_by": ErasureRule("sql", "cleared; the legacy stays for its community"),
+    "legacies.created_by": ErasureRule(
+        "sql", "deleted when nobody else uses the legacy; else cleared, the legacy stays"
+    ),
     "legacies.actor_id": ErasureRule("sql", _PROVENANCE),
     "legacy_members.user_id": ErasureRule("sql", "deleted"),
     "legacy_members.approved_by": ErasureRule("sql", "cleared"),

@@ -12,7 +12,8 @@ storage keys, so the caller can delete the blobs after the rows), memberships an
 are deleted (with the stored answers of their idempotent creates), invitations addressed to
 their email are deleted, and every other reference (provenance ``actor_id`` with
 ``source_ip`` and ``user_agent``, revisions of others' stories, flags raised, consents
-recorded, legacies created, invitations sent or accepted) is cleared.
+recorded, legacies created, invitations sent or accepted) is cleared. Legacies they created
+that hold nobody else's stories, media or memberships are deleted.
 
 ``mosaic_scrub_audit_trail(member, subjects)`` keeps each audit event's action and outcome
 but clears the IP address and user agent of events by or about the user, replaces subjects
@@ -70,8 +71,15 @@ def upgrade() -> None:
                 WHERE f.flagged_by = member;
             UPDATE public.story_flags f SET resolved_by = NULL WHERE f.resolved_by = member;
             UPDATE public.consent_records c SET recorded_by = NULL WHERE c.recorded_by = member;
-            UPDATE public.legacies l SET created_by = NULL WHERE l.created_by = member;
             DELETE FROM public.legacy_members lm WHERE lm.user_id = member;
+            -- Legacies they created that nobody else uses go with them; the others stay for
+            -- their community, without a creator.
+            DELETE FROM public.legacies l
+                WHERE l.created_by = member
+                AND NOT EXISTS (SELECT 1 FROM public.stories s WHERE s.legacy_id = l.id)
+                AND NOT EXISTS (SELECT 1 FROM public.media m WHERE m.legacy_id = l.id)
+                AND NOT EXISTS (SELECT 1 FROM public.legacy_members lm WHERE lm.legacy_id = l.id);
+            UPDATE public.legacies l SET created_by = NULL WHERE l.created_by = member;
             UPDATE public.legacy_members lm SET approved_by = NULL WHERE lm.approved_by = member;
             DELETE FROM public.legacy_invitations li
                 WHERE lower(li.email) = lower(member_email);
