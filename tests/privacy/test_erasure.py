@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import String, Text, cast, func, or_, select
+from sqlalchemy import String, Text, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,8 +21,10 @@ from mosaic.models import (
     Legacy,
     OutboxEvent,
     PlatformRole,
+    ScopeRole,
     Story,
     StoryRevision,
+    TenantMembership,
     User,
     UserStatus,
 )
@@ -399,3 +401,36 @@ async def test_legacies_nobody_else_uses_go_and_shared_ones_stay(
     assert alone is None
     assert kept is not None
     assert kept.created_by is None
+
+
+async def test_the_last_owner_of_a_community_is_refused_until_someone_else_owns_it(
+    client: httpx.AsyncClient, world: World, owner_sessions: Sessions, blob_store: Any
+) -> None:
+    async with owner_sessions() as session, session.begin():
+        # Alice owns her second community, where Bob is a member too.
+        await session.execute(
+            update(TenantMembership)
+            .where(
+                TenantMembership.tenant_id == world.other_tenant.id,
+                TenantMembership.user_id == world.alice.id,
+            )
+            .values(role=ScopeRole.OWNER)
+        )
+        session.add(
+            TenantMembership(
+                tenant_id=world.other_tenant.id, user_id=world.bob.id, role=ScopeRole.VIEWER
+            )
+        )
+
+    refused = await erase_self(client, world, world.alice.email)
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "SOLE_OWNER"
+    assert refused.json()["error"]["details"] == {"tenants": [str(world.other_tenant.id)]}
+    async with owner_sessions() as session, session.begin():
+        await session.execute(
+            update(TenantMembership)
+            .where(TenantMembership.user_id == world.bob.id)
+            .values(role=ScopeRole.OWNER)
+        )
+    assert (await erase_self(client, world, world.alice.email)).status_code == 204

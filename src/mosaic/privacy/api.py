@@ -19,7 +19,12 @@ from mosaic.identity.dependencies import IdentityDep, TenantSession
 from mosaic.identity.errors import CsrfFailed, InvalidCredentials, UserNotFound
 from mosaic.privacy import export, service
 from mosaic.privacy.blobs import BlobRemoverDep, delete_blobs
-from mosaic.privacy.errors import BlobStoreMissing, ConfirmationMismatch, UserAccountRequired
+from mosaic.privacy.errors import (
+    BlobStoreMissing,
+    ConfirmationMismatch,
+    SoleOwner,
+    UserAccountRequired,
+)
 from mosaic.privacy.schemas import EraseConfirmation, PersonalDataRead
 
 # Erasure is rare and irreversible: a handful of attempts per credential, so a stolen token
@@ -97,7 +102,9 @@ async def _erase(
     )
 
 
-_ERASE_ERRORS = error_responses(ConfirmationMismatch, UserNotFound, RateLimited, BlobStoreMissing)
+_ERASE_ERRORS = error_responses(
+    ConfirmationMismatch, UserNotFound, SoleOwner, RateLimited, BlobStoreMissing
+)
 
 
 @router.post(

@@ -17,7 +17,7 @@ from mosaic.identity.components import IdentityComponents
 from mosaic.identity.errors import UserNotFound
 from mosaic.privacy import export, repository
 from mosaic.privacy.contributors import CONTRIBUTORS
-from mosaic.privacy.errors import ConfirmationMismatch, UserAccountRequired
+from mosaic.privacy.errors import ConfirmationMismatch, SoleOwner, UserAccountRequired
 from mosaic.privacy.events import UserErased
 from mosaic.privacy.schemas import PersonalDataRead
 
@@ -85,6 +85,9 @@ async def erase(
         raise UserNotFound()
     if confirm.strip().lower() != user.email.lower():
         raise ConfirmationMismatch()
+    sole_owned = await repository.sole_owned_tenants(session, user_id)
+    if sole_owned:
+        raise SoleOwner(details={"tenants": [str(tenant) for tenant in sole_owned]})
     email = user.email
     audit_subjects = [f"email:{email}", *await repository.identity_subjects(session, user_id)]
     storage_keys = await repository.erase_tenant_data(session, user_id, email)

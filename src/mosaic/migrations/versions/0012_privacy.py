@@ -2,8 +2,8 @@
 
 Erasure reaches rows the application role cannot: the user's stories, media and memberships
 in tenants other than the one the request is bound to (row-level security), and the audit
-log, which is append-only for the application. Two security-definer functions are the
-narrow way through, called only by ``mosaic.privacy.erasure``:
+log, which is append-only for the application. Three security-definer functions are the
+narrow ways through, called only by ``mosaic.privacy.repository``:
 
 ``mosaic_erase_tenant_data(member, member_email)`` applies the erasure rules to every
 tenant-owned table in every tenant: the user's own stories are deleted (their revisions,
@@ -14,6 +14,10 @@ their email are deleted, and every other reference (provenance ``actor_id`` with
 ``source_ip`` and ``user_agent``, revisions of others' stories, flags raised, consents
 recorded, legacies created, invitations sent or accepted) is cleared. Legacies they created
 that hold nobody else's stories, media or memberships are deleted.
+
+``mosaic_sole_owned_tenants(member)`` answers the tenants the user is the last active owner
+of while others belong to them: erasure refuses until someone else owns them, so no
+community is left without an owner.
 
 ``mosaic_scrub_audit_trail(member, subjects)`` keeps each audit event's action and outcome
 but clears the IP address and user agent of events by or about the user, replaces subjects
@@ -36,12 +40,34 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FUNCTIONS = (
+    "mosaic_sole_owned_tenants(uuid)",
     "mosaic_erase_tenant_data(uuid, varchar)",
     "mosaic_scrub_audit_trail(uuid, varchar[])",
 )
 
 
 def upgrade() -> None:
+    op.execute(
+        """
+        CREATE FUNCTION mosaic_sole_owned_tenants(member uuid)
+        RETURNS SETOF uuid
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+        AS $$
+            SELECT m.tenant_id FROM public.tenant_memberships m
+            WHERE m.user_id = member AND m.role = 'owner' AND m.state = 'active'
+            AND NOT EXISTS (
+                SELECT 1 FROM public.tenant_memberships o
+                WHERE o.tenant_id = m.tenant_id AND o.user_id <> member
+                AND o.role = 'owner' AND o.state = 'active'
+            )
+            AND EXISTS (
+                SELECT 1 FROM public.tenant_memberships o
+                WHERE o.tenant_id = m.tenant_id AND o.user_id <> member
+            )
+            ORDER BY m.tenant_id
+        $$
+        """
+    )
     # ``subjects`` arrive lower-cased; audit subjects are compared lower-cased too.
     op.execute(
         """
