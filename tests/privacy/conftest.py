@@ -32,6 +32,9 @@ from mosaic.models import (
 )
 from tests.conftest import Member, MemberFactory, TenantFactory, TenantWithKey
 
+# Accounts with passwords and signed-in users, for the tests of tokens after erasure.
+from tests.identity.conftest import make_account, sign_in  # noqa: F401
+
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -51,6 +54,15 @@ def blob_store(app: FastAPI) -> Iterator[RecordingBlobStore]:
     previous = getattr(app.state, "blob_store", None)
     app.state.blob_store = store
     yield store
+    app.state.blob_store = previous
+
+
+@pytest.fixture
+def no_blob_store(app: FastAPI) -> Iterator[None]:
+    """An installation whose media storage is not wired (whatever the app was given)."""
+    previous = getattr(app.state, "blob_store", None)
+    app.state.blob_store = None
+    yield
     app.state.blob_store = previous
 
 

@@ -14,11 +14,17 @@ from mosaic.authz.dependencies import CurrentSubject
 from mosaic.core.errors import ErrorEnvelope, RateLimited, error_responses
 from mosaic.core.rate_limiting import RateLimiter, parse_limit
 from mosaic.identity.audit import Origin
-from mosaic.identity.dependencies import TenantSession
+from mosaic.identity.components import IdentityComponents
+from mosaic.identity.dependencies import IdentityDep, TenantSession
 from mosaic.identity.errors import CsrfFailed, InvalidCredentials, UserNotFound
 from mosaic.privacy import export, service
 from mosaic.privacy.blobs import BlobRemoverDep, delete_blobs
-from mosaic.privacy.errors import BlobStoreMissing, ConfirmationMismatch, UserAccountRequired
+from mosaic.privacy.errors import (
+    BlobStoreMissing,
+    ConfirmationMismatch,
+    SoleOwner,
+    UserAccountRequired,
+)
 from mosaic.privacy.schemas import EraseConfirmation, PersonalDataRead
 
 # Erasure is rare and irreversible: a handful of attempts per credential, so a stolen token
@@ -69,6 +75,7 @@ async def _erase(
     session: TenantSession,
     subject: CurrentSubject,
     blob_remover: BlobRemoverDep,
+    components: IdentityComponents,
     *,
     user_id: UUID,
     confirm: str,
@@ -76,7 +83,12 @@ async def _erase(
     limiter: RateLimiter = request.app.state.rate_limiter
     await limiter.hit(ERASE_LIMIT, "account-erase", subject.principal.key)
     erased = await service.erase(
-        session, subject=subject, user_id=user_id, confirm=confirm, origin=Origin.of(request)
+        session,
+        components=components,
+        subject=subject,
+        user_id=user_id,
+        confirm=confirm,
+        origin=Origin.of(request),
     )
     if not erased.storage_keys:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -90,7 +102,9 @@ async def _erase(
     )
 
 
-_ERASE_ERRORS = error_responses(ConfirmationMismatch, UserNotFound, RateLimited, BlobStoreMissing)
+_ERASE_ERRORS = error_responses(
+    ConfirmationMismatch, UserNotFound, SoleOwner, RateLimited, BlobStoreMissing
+)
 
 
 @router.post(
@@ -105,12 +119,13 @@ async def erase_me(
     session: TenantSession,
     subject: CurrentSubject,
     blob_remover: BlobRemoverDep,
+    components: IdentityDep,
 ) -> Response:
     user_id = subject.user_id
     if user_id is None:
         raise UserAccountRequired()
     return await _erase(
-        request, session, subject, blob_remover, user_id=user_id, confirm=data.confirm
+        request, session, subject, blob_remover, components, user_id=user_id, confirm=data.confirm
     )
 
 
@@ -127,7 +142,8 @@ async def erase_user(
     session: TenantSession,
     subject: CurrentSubject,
     blob_remover: BlobRemoverDep,
+    components: IdentityDep,
 ) -> Response:
     return await _erase(
-        request, session, subject, blob_remover, user_id=user_id, confirm=data.confirm
+        request, session, subject, blob_remover, components, user_id=user_id, confirm=data.confirm
     )

@@ -1,6 +1,6 @@
 """Errors of the privacy module."""
 
-from mosaic.core.errors import Forbidden, ServiceUnavailable, ValidationFailed
+from mosaic.core.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
 
 
 class ConfirmationMismatch(ValidationFailed):
@@ -16,3 +16,11 @@ class UserAccountRequired(Forbidden):
 class BlobStoreMissing(ServiceUnavailable):
     code = "BLOB_STORE_MISSING"
     default_message = "Media storage is not configured, so the account's files cannot be erased"
+
+
+class SoleOwner(Conflict):
+    code = "SOLE_OWNER"
+    default_message = (
+        "The account is the last owner of a community others belong to: make someone else "
+        "an owner there first"
+    )

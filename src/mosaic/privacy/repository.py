@@ -78,6 +78,13 @@ async def identity_subjects(session: AsyncSession, user_id: UUID) -> list[str]:
     return [f"oidc:{provider}:{subject}" for provider, subject in rows]
 
 
+async def sole_owned_tenants(session: AsyncSession, user_id: UUID) -> list[UUID]:
+    """Tenants, in any tenant, the user is the last active owner of while others belong to
+    them (a security-definer function: the request sees one tenant)."""
+    rows = await session.scalars(select(func.mosaic_sole_owned_tenants(user_id)))
+    return list(rows.all())
+
+
 async def erase_tenant_data(session: AsyncSession, user_id: UUID, email: str) -> list[str]:
     """Apply the erasure rules to every tenant-owned table in every tenant (a security-definer
     function: the request is bound to one tenant); answers the deleted media's storage keys."""

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mosaic import events
 from mosaic.authz import Action, PersonalDataResource, Subject, authorize
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
+from mosaic.identity.components import IdentityComponents
 from mosaic.identity.errors import UserNotFound
 from mosaic.privacy import export, repository
 from mosaic.privacy.contributors import CONTRIBUTORS
-from mosaic.privacy.errors import ConfirmationMismatch, UserAccountRequired
+from mosaic.privacy.errors import ConfirmationMismatch, SoleOwner, UserAccountRequired
 from mosaic.privacy.events import UserErased
 from mosaic.privacy.schemas import PersonalDataRead
 
@@ -67,7 +68,13 @@ def placeholder_email(user_id: UUID) -> str:
 
 
 async def erase(
-    session: AsyncSession, *, subject: Subject, user_id: UUID, confirm: str, origin: Origin
+    session: AsyncSession,
+    *,
+    components: IdentityComponents,
+    subject: Subject,
+    user_id: UUID,
+    confirm: str,
+    origin: Origin,
 ) -> ErasedAccount:
     """Erase ``user_id``'s personal data everywhere (see docs/privacy.md for the rules)."""
     await authorize(
@@ -78,12 +85,17 @@ async def erase(
         raise UserNotFound()
     if confirm.strip().lower() != user.email.lower():
         raise ConfirmationMismatch()
+    sole_owned = await repository.sole_owned_tenants(session, user_id)
+    if sole_owned:
+        raise SoleOwner(details={"tenants": [str(tenant) for tenant in sole_owned]})
     email = user.email
     audit_subjects = [f"email:{email}", *await repository.identity_subjects(session, user_id)]
     storage_keys = await repository.erase_tenant_data(session, user_id, email)
     await repository.scrub_audit_trail(session, user_id, audit_subjects)
     await repository.delete_credentials(session, user_id)
     await repository.anonymise_user(session, user_id, placeholder_email=placeholder_email(user_id))
+    # This process stops accepting the user's tokens at once (others within the cache's TTL).
+    components.access_cache.forget(user_id)
     by_self = subject.user_id == user_id
     await record(
         session,

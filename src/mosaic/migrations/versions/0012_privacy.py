@@ -2,16 +2,22 @@
 
 Erasure reaches rows the application role cannot: the user's stories, media and memberships
 in tenants other than the one the request is bound to (row-level security), and the audit
-log, which is append-only for the application. Two security-definer functions are the
-narrow way through, called only by ``mosaic.privacy.erasure``:
+log, which is append-only for the application. Three security-definer functions are the
+narrow ways through, called only by ``mosaic.privacy.repository``:
 
 ``mosaic_erase_tenant_data(member, member_email)`` applies the erasure rules to every
 tenant-owned table in every tenant: the user's own stories are deleted (their revisions,
 flags and consent records go with them), their media rows are deleted (it answers the
 storage keys, so the caller can delete the blobs after the rows), memberships and API keys
-are deleted, invitations addressed to their email are deleted, and every other reference
-(provenance ``actor_id`` with ``source_ip`` and ``user_agent``, revisions of others' stories,
-flags raised, consents recorded, legacies created, invitations sent or accepted) is cleared.
+are deleted (with the stored answers of their idempotent creates), invitations addressed to
+their email are deleted, and every other reference (provenance ``actor_id`` with
+``source_ip`` and ``user_agent``, revisions of others' stories, flags raised, consents
+recorded, legacies created, invitations sent or accepted) is cleared. Legacies they created
+that hold nobody else's stories, media or memberships are deleted.
+
+``mosaic_sole_owned_tenants(member)`` answers the tenants the user is the last active owner
+of while others belong to them: erasure refuses until someone else owns them, so no
+community is left without an owner.
 
 ``mosaic_scrub_audit_trail(member, subjects)`` keeps each audit event's action and outcome
 but clears the IP address and user agent of events by or about the user, replaces subjects
@@ -34,12 +40,34 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FUNCTIONS = (
+    "mosaic_sole_owned_tenants(uuid)",
     "mosaic_erase_tenant_data(uuid, varchar)",
     "mosaic_scrub_audit_trail(uuid, varchar[])",
 )
 
 
 def upgrade() -> None:
+    op.execute(
+        """
+        CREATE FUNCTION mosaic_sole_owned_tenants(member uuid)
+        RETURNS SETOF uuid
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+        AS $$
+            SELECT m.tenant_id FROM public.tenant_memberships m
+            WHERE m.user_id = member AND m.role = 'owner' AND m.state = 'active'
+            AND NOT EXISTS (
+                SELECT 1 FROM public.tenant_memberships o
+                WHERE o.tenant_id = m.tenant_id AND o.user_id <> member
+                AND o.role = 'owner' AND o.state = 'active'
+            )
+            AND EXISTS (
+                SELECT 1 FROM public.tenant_memberships o
+                WHERE o.tenant_id = m.tenant_id AND o.user_id <> member
+            )
+            ORDER BY m.tenant_id
+        $$
+        """
+    )
     # ``subjects`` arrive lower-cased; audit subjects are compared lower-cased too.
     op.execute(
         """
@@ -69,8 +97,15 @@ def upgrade() -> None:
                 WHERE f.flagged_by = member;
             UPDATE public.story_flags f SET resolved_by = NULL WHERE f.resolved_by = member;
             UPDATE public.consent_records c SET recorded_by = NULL WHERE c.recorded_by = member;
-            UPDATE public.legacies l SET created_by = NULL WHERE l.created_by = member;
             DELETE FROM public.legacy_members lm WHERE lm.user_id = member;
+            -- Legacies they created that nobody else uses go with them; the others stay for
+            -- their community, without a creator.
+            DELETE FROM public.legacies l
+                WHERE l.created_by = member
+                AND NOT EXISTS (SELECT 1 FROM public.stories s WHERE s.legacy_id = l.id)
+                AND NOT EXISTS (SELECT 1 FROM public.media m WHERE m.legacy_id = l.id)
+                AND NOT EXISTS (SELECT 1 FROM public.legacy_members lm WHERE lm.legacy_id = l.id);
+            UPDATE public.legacies l SET created_by = NULL WHERE l.created_by = member;
             UPDATE public.legacy_members lm SET approved_by = NULL WHERE lm.approved_by = member;
             DELETE FROM public.legacy_invitations li
                 WHERE lower(li.email) = lower(member_email);
@@ -86,8 +121,12 @@ def upgrade() -> None:
                 WHERE ti.accepted_by = member;
             -- A user's keys stop working with the account: deleted, not orphaned (a key
             -- without a creator would pass for an operator's).
-            DELETE FROM public.api_keys k WHERE k.created_by = member;
+            -- Stored answers of their creates (sealed, but theirs): by them or by their keys.
             DELETE FROM public.idempotency_records r WHERE r.principal = 'user:' || member;
+            DELETE FROM public.idempotency_records r USING public.api_keys k
+                WHERE k.created_by = member AND r.tenant_id = k.tenant_id
+                AND r.principal = 'api_key:' || k.id;
+            DELETE FROM public.api_keys k WHERE k.created_by = member;
             DELETE FROM public.tenant_memberships tm WHERE tm.user_id = member;
         END
         $$
