@@ -247,6 +247,9 @@ class EventsSettings(_Section):
     prefetch: int = Field(default=32, ge=1, le=1000)
     # The relay and the consumers wake on NOTIFY; this poll only catches a missed one.
     poll_interval_seconds: float = Field(default=5.0, gt=0, le=300)
+    # PostgreSQL bus: how long a claimed delivery stays invisible to other workers; a worker
+    # that dies mid-handler has its deliveries handed out again after this.
+    lease_seconds: float = Field(default=60.0, gt=0, le=43_200)
     # Outbox rows the relay publishes per round.
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     # ``mosaic serve`` runs the relay and the consumers in-process unless this is false.

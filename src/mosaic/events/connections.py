@@ -72,6 +72,8 @@ class Listener:
             return
         connection = await asyncpg.connect(**self._kwargs, timeout=10)
         await connection.add_listener(self._channel, self._notified)
+        # A dropped connection wakes the listener's owner, who then reconnects.
+        connection.add_termination_listener(lambda _: self._on_notify(""))
         self._connection = connection
         # Anything committed while the listener was away would otherwise wait for a poll.
         self._on_notify("")

@@ -98,7 +98,11 @@ class PostgresBus:
 
     @classmethod
     def from_settings(cls, settings: Settings, database: DatabaseLocation) -> Self:
-        return cls(database, poll_interval_seconds=settings.events.poll_interval_seconds)
+        return cls(
+            database,
+            poll_interval_seconds=settings.events.poll_interval_seconds,
+            lease_seconds=settings.events.lease_seconds,
+        )
 
     async def start(self) -> None:
         if self._pool is None:
