@@ -207,6 +207,4 @@ async def test_a_crash_between_publish_and_mark_republishes_and_the_consumer_app
         await eventually(all_applied)
         await asyncio.sleep(0.5)  # the duplicates are delivered too, and skipped
 
-    assert await effect_counts(owner_sessions, consumer) == {
-        label: 1 for label in labels(prefix, 5)
-    }
+    assert await effect_counts(owner_sessions, consumer) == dict.fromkeys(labels(prefix, 5), 1)
