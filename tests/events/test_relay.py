@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
 from uuid import uuid4
@@ -32,6 +33,7 @@ async def drain(bus: Bus, consumer: str, *, prefix: str, expected: int) -> list[
     """The labels delivered to ``consumer`` (acknowledging each), until ``expected`` arrive and
     a short quiet period passes."""
     seen: list[str] = []
+    all_seen = asyncio.Event()
 
     async def collect() -> None:
         async for delivery in bus.consume(consumer, prefetch=100):
@@ -40,11 +42,12 @@ async def drain(bus: Bus, consumer: str, *, prefix: str, expected: int) -> list[
             if label.startswith(prefix):
                 seen.append(label)
             await bus.ack(delivery)
+            if len(seen) >= expected:
+                all_seen.set()
 
     task = asyncio.create_task(collect())
-    deadline = time.monotonic() + 15
-    while len(seen) < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_seen.wait(), timeout=15)
     await asyncio.sleep(0.5)  # anything extra (a duplicate) would arrive now
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

@@ -214,4 +214,5 @@ class Worker:
                     self._metrics.waiting.labels(name).set(count)
                     self._metrics.oldest_age.labels(name).set(oldest or 0.0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._settings.poll_interval_seconds)
+                async with asyncio.timeout(self._settings.poll_interval_seconds):
+                    await stop.wait()

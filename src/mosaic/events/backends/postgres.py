@@ -241,8 +241,11 @@ class PostgresBus:
             )
 
     async def _sleep(self, event: asyncio.Event, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that races with the event, and a stopping consumer would never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await event.wait()
 
     def _notified(self, consumer: str) -> None:
         if consumer:
