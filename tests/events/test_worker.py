@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.database import DatabaseLocation, bind_tenant
 from mosaic.core.settings import EventsSettings
-from mosaic.events import dead_letters
+from mosaic.events import dead_letters, record
 from mosaic.events.bus import Bus, Envelope
 from mosaic.events.consumer import Consumer
 from mosaic.events.relay import Relay
@@ -98,8 +98,6 @@ async def test_a_write_reaches_the_consumer_in_a_transaction_bound_to_its_tenant
         # The write: the application role, its tenant bound, the event in its transaction.
         async with app_sessions() as session, session.begin():
             await bind_tenant(session, tenant)
-            from mosaic.events import record
-
             for label in labels(prefix, 3):
                 await record(
                     session,
