@@ -25,6 +25,8 @@ from mosaic.core.rate_limiting import RateLimiter, RateLimitMiddleware, RequestL
 from mosaic.core.request_middleware import RequestContextMiddleware
 from mosaic.core.settings import Settings
 from mosaic.core.tracing import Tracing
+from mosaic.events.admin_api import router as events_admin_router
+from mosaic.events.runtime import EventRuntime
 from mosaic.identity.api import router as identity_router
 from mosaic.identity.audit_api import router as audit_router
 from mosaic.identity.auth_api import router as auth_router
@@ -49,8 +51,14 @@ from mosaic.stories.api import router as stories_router
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
-    """Build the API application for one database location."""
+def create_app(
+    settings: Settings, location: DatabaseLocation, *, run_worker: bool = False
+) -> FastAPI:
+    """Build the API application for one database location.
+
+    ``run_worker``: also relay the outbox and run the event consumers in this process
+    (``mosaic serve`` does, unless ``MOSAIC_RUN_WORKER=false``).
+    """
     # Roles below the tenant come from the domain modules that own them.
     resolver.register(LegacyRoleSource())
 
@@ -62,10 +70,15 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
         async with database.sessionmaker() as session, session.begin():
             await ensure_signing_key(session, secret_key=secret_key)
             await identity.keys.load(session)
+        events = EventRuntime(settings, location, registry=metrics.registry)
+        app.state.events = events
+        if run_worker:
+            await events.start()
         try:
             yield
         finally:
             try:
+                await events.stop()
                 await database.dispose()
             finally:
                 tracing.shutdown()  # flushes the spans still buffered
@@ -107,6 +120,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(stories_router, prefix=API_PREFIX)
     app.include_router(media_blobs_router, prefix=API_PREFIX)
     app.include_router(media_router, prefix=API_PREFIX)
+    app.include_router(events_admin_router, prefix=API_PREFIX)
     app.include_router(browser_auth_router)
     app.include_router(well_known_router)
     app.include_router(privacy_router, prefix=API_PREFIX)

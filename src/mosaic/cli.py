@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from types import FrameType
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import structlog
 import typer
@@ -83,7 +83,7 @@ def serve(
             # requests finish for up to graceful_shutdown_seconds), then re-raises the signal,
             # which reaches _stop_on_signals and unwinds through the PostgreSQL stop.
             uvicorn.run(
-                create_app(settings, location),
+                create_app(settings, location, run_worker=settings.events.run_worker),
                 host=host or settings.server.host,
                 port=port or settings.server.port,
                 log_config=None,
@@ -357,6 +357,177 @@ def _first_message(exc: ValidationError) -> str:
 
 def _clean(message: str) -> str:
     return message.removeprefix("Value error, ")
+
+
+# --- Domain events: the worker, replays and dead letters -------------------------------------
+
+events_app = typer.Typer(
+    help="Domain events: replays and dead letters (operator commands, run as the database owner).",
+    no_args_is_help=True,
+)
+dead_letters_app = typer.Typer(help="Deliveries consumers gave up on.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+events_app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@app.command()
+def worker(
+    consumer: Annotated[
+        list[str] | None, typer.Option(help="Run only this consumer (repeatable; default: all)")
+    ] = None,
+    relay: Annotated[bool, typer.Option(help="Also relay the outbox to the bus")] = True,
+) -> None:
+    """Relay the outbox and run the event consumers until SIGINT/SIGTERM (in-flight finish)."""
+    from mosaic.events.consumers import CONSUMERS
+
+    unknown = sorted(set(consumer or ()) - CONSUMERS.keys())
+    if unknown:
+        _fail(f"Unknown --consumer {', '.join(unknown)}: known are {', '.join(sorted(CONSUMERS))}.")
+    chosen = {name: CONSUMERS[name] for name in consumer} if consumer else dict(CONSUMERS)
+    with _operator_errors(), _database() as (settings, location):
+        if settings.database.migrate_on_start:
+            runner.upgrade(location.owner_url, settings.database)
+        asyncio.run(_run_worker(settings, location, chosen, relay=relay))
+
+
+async def _run_worker(
+    settings: Settings, location: DatabaseLocation, consumers: dict[str, Any], *, relay: bool
+) -> None:
+    from mosaic.events.runtime import EventRuntime
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    # SIGINT/SIGTERM stop taking work and let in-flight handlers finish.
+    for sig in _STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopping.set)
+    runtime = EventRuntime(settings, location, consumers=consumers)
+    try:
+        await runtime.start(relay=relay)
+        logger.info("worker_started", consumers=sorted(consumers), relay=relay)
+        await stopping.wait()
+        logger.info("worker_stopping")
+    finally:
+        await runtime.stop()
+        for sig in _STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous[sig])
+
+
+@events_app.command("replay")
+def events_replay(
+    consumer: Annotated[str, typer.Option(help="The consumer to re-deliver to")],
+    since: Annotated[str, typer.Option(help="ISO 8601 with a time zone, e.g. 2030-01-31T00:00Z")],
+) -> None:
+    """Re-deliver the published events still in the outbox since SINCE to one consumer."""
+    from mosaic.events.bus_factory import create_bus
+    from mosaic.events.consumers import CONSUMERS
+    from mosaic.events.replay import replay_since
+
+    if consumer not in CONSUMERS:
+        _fail(f"Unknown --consumer {consumer}: known are {', '.join(sorted(CONSUMERS))}.")
+    moment = _parse_moment(since, "--since")
+
+    async def replay(settings: Settings, location: DatabaseLocation) -> int:
+        bus = create_bus(settings, location)
+        await bus.start()
+        try:
+            return await replay_since(
+                location.owner_url,
+                bus,
+                consumer_name=consumer,
+                consumer=CONSUMERS[consumer],
+                since=moment,
+            )
+        finally:
+            await bus.close()
+
+    with _operator_errors(), _database() as (settings, location):
+        runner.upgrade(location.owner_url, settings.database)
+        count = asyncio.run(replay(settings, location))
+    typer.echo(f"Re-delivered {count} events to {consumer}.")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    consumer: Annotated[str | None, typer.Option(help="Only this consumer's")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """List dead letters, oldest first, one JSON object a line."""
+    from mosaic.events import dead_letters
+    from mosaic.events.schemas import DeadLetterSummary
+
+    async def rows(session: AsyncSession) -> list[str]:
+        found = await dead_letters.list_dead_letters(
+            session, consumer=consumer, after=None, limit=limit
+        )
+        return [DeadLetterSummary.model_validate(row).model_dump_json() for row in found]
+
+    for line in _run_as_owner(rows):
+        typer.echo(line)
+
+
+@dead_letters_app.command("show")
+def dead_letters_show(dead_letter_id: Annotated[int, typer.Argument(help="Its id")]) -> None:
+    """Print one dead letter, its body and reason included, as JSON."""
+    from mosaic.events import dead_letters
+    from mosaic.events.schemas import DeadLetterRead
+
+    async def show(session: AsyncSession) -> str:
+        found = await dead_letters.get(session, dead_letter_id)
+        return DeadLetterRead.model_validate(found).model_dump_json(indent=2)
+
+    typer.echo(_run_as_owner(show))
+
+
+@dead_letters_app.command("replay")
+def dead_letters_replay(dead_letter_id: Annotated[int, typer.Argument(help="Its id")]) -> None:
+    """Re-deliver a dead letter to its consumer (a fresh set of attempts) and drop it."""
+    from mosaic.events import dead_letters
+    from mosaic.events.bus_factory import create_bus
+
+    async def replay(settings: Settings, location: DatabaseLocation) -> str:
+        bus = create_bus(settings, location)
+        await bus.start()
+        try:
+            engine = create_engine(
+                location.owner_url, settings.database, application_name="mosaic-cli"
+            )
+            try:
+                async with create_sessionmaker(engine)() as session, session.begin():
+                    found = await dead_letters.replay(session, bus, dead_letter_id)
+                    return found.consumer
+            finally:
+                await engine.dispose()
+        finally:
+            await bus.close()
+
+    with _operator_errors(), _database() as (settings, location):
+        runner.upgrade(location.owner_url, settings.database)
+        consumer = asyncio.run(replay(settings, location))
+    typer.echo(f"Dead letter {dead_letter_id} re-delivered to {consumer}.")
+
+
+@dead_letters_app.command("discard")
+def dead_letters_discard(dead_letter_id: Annotated[int, typer.Argument(help="Its id")]) -> None:
+    """Delete a dead letter for good."""
+    from mosaic.events import dead_letters
+
+    async def discard(session: AsyncSession) -> None:
+        await dead_letters.discard(session, dead_letter_id)
+
+    _run_as_owner(discard)
+    typer.echo(f"Dead letter {dead_letter_id} discarded.")
+
+
+def _parse_moment(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        _fail(f"Invalid {option} {value!r}: use ISO 8601 with a time zone, e.g. 2030-01-31T00:00Z")
+    return parsed
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from mosaic.authz import (
     Action,
     ApiKeyResource,
     AuditEventResource,
+    DeadLetterResource,
     InvitationResource,
     LegacyResource,
     MembershipResource,
@@ -165,6 +166,10 @@ def _other_tenants_audit_event(world: World, _: UUID | None) -> Resource:
     return AuditEventResource(world.other_tenant_id, UUID(int=5))
 
 
+def _dead_letter(world: World, _: UUID | None) -> Resource:
+    return DeadLetterResource(dead_letter_id=6)
+
+
 def _new_legacy(world: World, _: UUID | None) -> Resource:
     return LegacyResource(world.tenant_id)
 
@@ -196,6 +201,10 @@ PLATFORM_MATRIX = [
     ("audit-read", Action.LIST, _audit_event, OWNERS | ADMINS),
     ("audit-other-tenant", Action.LIST, _other_tenants_audit_event, ADMINS),
     ("legacy-create", Action.CREATE, _new_legacy, WRITERS | {"service", "admin"}),
+    ("dead-letter-list", Action.LIST, _dead_letter, ADMINS),
+    ("dead-letter-read", Action.READ, _dead_letter, ADMINS),
+    ("dead-letter-replay", Action.UPDATE, _dead_letter, ADMINS),
+    ("dead-letter-discard", Action.DELETE, _dead_letter, ADMINS),
 ]
 
 

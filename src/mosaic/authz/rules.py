@@ -230,6 +230,11 @@ RULES: dict[tuple[ResourceKind, Action], tuple[Grant, ...]] = {
     # A user's own data: exported by them; erased by them or an administrator.
     (K.PERSONAL_DATA, A.READ):         ((OWN,), (ADMIN,)),
     (K.PERSONAL_DATA, A.DELETE):       ((OWN,), (ADMIN,)),
+    # Dead letters span tenants (the event bus is the installation's): its administrators'.
+    (K.DEAD_LETTER, A.LIST):           ((ADMIN,),),
+    (K.DEAD_LETTER, A.READ):           ((ADMIN,),),
+    (K.DEAD_LETTER, A.UPDATE):         ((ADMIN,),),
+    (K.DEAD_LETTER, A.DELETE):         ((ADMIN,),),
 }  # fmt: skip
 
 # What an API key must carry for each (kind, action); a user's key also needs the user's role.
@@ -262,6 +267,7 @@ REQUIRED_SCOPES: dict[tuple[ResourceKind, Action], str] = {
     **{(K.MEDIA, action): "media:write" for action in _WRITES},
     (K.PERSONAL_DATA, A.READ): "account:export",
     (K.PERSONAL_DATA, A.DELETE): "account:erase",
+    **{(K.DEAD_LETTER, action): "events:admin" for action in (*_READS, A.UPDATE, A.DELETE)},
 }
 
 # Every scope an API key may be given.
@@ -271,7 +277,12 @@ KNOWN_SCOPES = frozenset(REQUIRED_SCOPES.values())
 # another tenant, and the audit log is installation-wide (its rows name their tenant, and the
 # owner's role is checked in that tenant).
 CROSS_TENANT: frozenset[tuple[ResourceKind, Action]] = frozenset(
-    {(K.INVITATION, A.ACCEPT), (K.AUDIT_EVENT, A.LIST), (K.AUDIT_EVENT, A.READ)}
+    {
+        (K.INVITATION, A.ACCEPT),
+        (K.AUDIT_EVENT, A.LIST),
+        (K.AUDIT_EVENT, A.READ),
+        *((K.DEAD_LETTER, action) for action in (A.LIST, A.READ, A.UPDATE, A.DELETE)),
+    }
 )
 
 

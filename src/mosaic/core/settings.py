@@ -241,6 +241,42 @@ class MediaSettings(_Section):
     media_quota_bytes_per_user: int = Field(default=100 * 1024 * 1024, ge=0)
     media_upload_url_ttl_seconds: int = Field(default=900, ge=30, le=7 * 24 * 3600)
     media_download_url_ttl_seconds: int = Field(default=300, ge=30, le=7 * 24 * 3600)
+class EventBusKind(StrEnum):
+    """Which message bus carries domain events (docs/events.md)."""
+
+    POSTGRES = "postgres"
+    RABBITMQ = "rabbitmq"
+    SNS_SQS = "sns-sqs"
+
+
+class EventsSettings(_Section):
+    """The event bus, the relay and the worker's consumers."""
+
+    model_config = SettingsConfigDict(env_prefix="MOSAIC_EVENTS_", extra="ignore", frozen=True)
+
+    bus: EventBusKind = EventBusKind.POSTGRES
+    # Published outbox rows are kept this long: what ``mosaic events replay`` can re-deliver.
+    retention_days: int = Field(default=7, ge=0, le=3650)
+    # Deliveries of one event to one consumer before it becomes a dead letter.
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    # Retry n waits base * 2**(n-1) seconds, with full jitter, capped at max_backoff.
+    base_backoff_seconds: float = Field(default=1.0, ge=0, le=3600)
+    max_backoff_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    # Handlers running at once, per consumer.
+    concurrency: int = Field(default=4, ge=1, le=256)
+    # Deliveries fetched ahead of the handlers, per consumer.
+    prefetch: int = Field(default=32, ge=1, le=1000)
+    # The relay and the consumers wake on NOTIFY; this poll only catches a missed one.
+    poll_interval_seconds: float = Field(default=5.0, gt=0, le=300)
+    # PostgreSQL bus: how long a claimed delivery stays invisible to other workers; a worker
+    # that dies mid-handler has its deliveries handed out again after this.
+    lease_seconds: float = Field(default=60.0, gt=0, le=43_200)
+    # Outbox rows the relay publishes per round.
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # ``mosaic serve`` runs the relay and the consumers in-process unless this is false.
+    run_worker: bool = Field(
+        default=True, validation_alias=AliasChoices("MOSAIC_RUN_WORKER", "MOSAIC_EVENTS_RUN_WORKER")
+    )
 
 
 class Settings(_Section):
@@ -254,6 +290,7 @@ class Settings(_Section):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
 
     @property
     def mail_dir(self) -> Path:
@@ -330,6 +367,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
         RateLimitSettings,
         MailSettings,
         MediaSettings,
+        EventsSettings,
     )
 }
 
