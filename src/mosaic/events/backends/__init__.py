@@ -1,0 +1,1 @@
+"""Bus backends: implementations of :class:`mosaic.events.bus.Bus` (see docs/event-backends.md)."""
