@@ -212,17 +212,31 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(params=["rabbitmq", "sns-sqs"])
-async def harness(request: pytest.FixtureRequest) -> AsyncIterator[BusHarness]:
-    """Each backend in turn, on names of its own, deleted afterwards."""
-    made: RabbitMQHarness | SnsSqsHarness
-    if request.param == "rabbitmq":
-        request.getfixturevalue("rabbitmq_url")
-        made = RabbitMQHarness()
-    else:
-        made = SnsSqsHarness(endpoint_url=request.getfixturevalue("moto_endpoint"))
+@pytest.fixture
+async def rabbitmq_harness(rabbitmq_url: str) -> AsyncIterator[RabbitMQHarness]:
+    """RabbitMQ on an exchange and queues of this test's own, deleted afterwards."""
+    made = RabbitMQHarness()
     yield made
     await made.cleanup()
+
+
+@pytest.fixture
+async def sns_sqs_harness(moto_endpoint: str) -> AsyncIterator[SnsSqsHarness]:
+    """moto's SNS/SQS on a topic and queues of this test's own, deleted afterwards."""
+    made = SnsSqsHarness(endpoint_url=moto_endpoint)
+    yield made
+    await made.cleanup()
+
+
+# The contract's backends: a param names the fixture that makes its harness.
+HARNESSES = {"rabbitmq": "rabbitmq_harness", "sns-sqs": "sns_sqs_harness"}
+
+
+@pytest.fixture(params=list(HARNESSES))
+def harness(request: pytest.FixtureRequest) -> BusHarness:
+    """Each backend in turn."""
+    made: BusHarness = request.getfixturevalue(HARNESSES[request.param])
+    return made
 
 
 @pytest.fixture

@@ -65,8 +65,12 @@ class RabbitMQBus:
 
     name = "rabbitmq"
 
-    def __init__(self, url: str, *, exchange: str, prefetch: int = 32) -> None:
+    def __init__(
+        self, url: str, *, exchange: str, prefetch: int = 32, connection_name: str = "mosaic"
+    ) -> None:
         self._url = url
+        # Shown by the broker's tools, so operators see whose connection is whose.
+        self._connection_name = connection_name
         self._exchange_name = exchange
         self._default_prefetch = prefetch
         self._connection: AbstractRobustConnection | None = None
@@ -103,7 +107,9 @@ class RabbitMQBus:
         async with self._start_lock:
             if self._connection is not None:
                 return
-            connection = await aio_pika.connect_robust(self._url)
+            connection = await aio_pika.connect_robust(
+                self._url, client_properties={"connection_name": self._connection_name}
+            )
             # Returned (unroutable) mandatory publishes raise: publish_to must reach a queue.
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             self._exchange = await channel.declare_exchange(
@@ -232,7 +238,7 @@ class RabbitMQBus:
             try:
                 while True:
                     message = await inbox.get()
-                    if message.channel.is_closed:
+                    if _from_a_dead_channel(message):
                         continue
                     yield self._delivery(consumer, message)
             finally:
@@ -311,3 +317,11 @@ class RabbitMQBus:
         dlq = self.dead_letter_queue_name(delivery.consumer)
         await channel.default_exchange.publish(copy, dlq, mandatory=True)
         await self.ack(delivery)
+
+
+def _from_a_dead_channel(message: AbstractIncomingMessage) -> bool:
+    """Received on a channel that closed since: it cannot be acked, the broker resends it."""
+    try:
+        return message.channel.is_closed
+    except ChannelInvalidStateError:
+        return True
