@@ -180,3 +180,17 @@ async def test_one_aggregates_events_arrive_in_order(harness: BusHarness, bus: B
 
     received = [d.envelope.position for d in await take(bus, consumer, len(sent)) if d.envelope]
     assert received == list(range(1, 26))
+
+
+async def test_starting_and_subscribing_again_changes_nothing(
+    harness: BusHarness, bus: Bus
+) -> None:
+    consumer = await subscribed(harness, bus, ["StoryCreated"])
+    await bus.start()
+    await bus.subscribe(consumer, ["StoryCreated"])
+    sent = envelope()
+
+    await bus.publish([sent])
+
+    assert [d.envelope for d in await take(bus, consumer, 1)] == [sent]
+    await nothing_for(bus, consumer, QUIET_SECONDS)
