@@ -10,7 +10,7 @@ import pytest
 
 from mosaic.events.backends.rabbitmq import RabbitMQBus, delay_bucket_ms
 from tests.events.backends.conftest import RABBITMQ_URL, RabbitMQHarness
-from tests.events.backends.contract import consuming, envelope, subscribed, take
+from tests.events.backends.contract import consuming, envelope, nothing_for, subscribed, take
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -79,3 +79,27 @@ def test_delay_queues_round_up_to_two_significant_digits(
     delay_seconds: float, milliseconds: int
 ) -> None:
     assert delay_bucket_ms(delay_seconds) == milliseconds
+
+
+async def test_settling_on_a_closed_channel_leaves_it_to_the_broker(
+    rabbitmq_harness: RabbitMQHarness,
+) -> None:
+    bus = rabbitmq_harness.open()
+    await bus.start()
+    try:
+        consumer = await subscribed(rabbitmq_harness, bus, ["StoryCreated"])
+        sent = envelope()
+        await bus.publish([sent])
+        # Taken without an ack; closing the stream closes its channel, so the broker requeues.
+        [stale] = await take(bus, consumer, 1, ack=False)
+
+        await bus.retry(stale, delay_seconds=0.1, reason="too late")
+        await bus.dead_letter(stale, reason="too late")
+        await bus.ack(stale)
+
+        [again] = await take(bus, consumer, 1)
+        assert (again.envelope, again.attempt) == (sent, 1)
+        await nothing_for(bus, consumer, 1.0)
+        assert await rabbitmq_harness.dead_letters(consumer) == []
+    finally:
+        await bus.close()

@@ -13,7 +13,8 @@ crash keeps its number (classic queues count nothing), which is at least once al
 
 The connection is robust (``aio_pika.connect_robust``): after a broker restart or a dropped
 connection it reconnects, re-declares and resumes consuming; what was unacknowledged on the
-old channel is redelivered by the broker, and acknowledging it on the dead channel is skipped.
+old channel is redelivered by the broker, so acknowledging, retrying or dead-lettering it on
+the dead channel is skipped (a copy would be a duplicate).
 """
 
 from __future__ import annotations
@@ -277,6 +278,10 @@ class RabbitMQBus:
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         """Park a copy in a delay queue with ``attempt + 1`` (confirmed), then ack the original."""
         message = self._message_of(delivery)
+        if _from_a_dead_channel(message):
+            # The broker redelivers it anyway: a copy now would be a duplicate.
+            log.warning("events.rabbitmq.retry_lost", consumer=delivery.consumer)
+            return
         channel, _ = self._publishing()
         delay_queue = await self._delay_queue(delivery.consumer, delay_bucket_ms(delay_seconds))
         headers = dict(message.headers or {}) | {
@@ -301,6 +306,9 @@ class RabbitMQBus:
         (A plain reject would dead-letter it too, but without saying why.)
         """
         message = self._message_of(delivery)
+        if _from_a_dead_channel(message):
+            log.warning("events.rabbitmq.dead_letter_lost", consumer=delivery.consumer)
+            return
         channel, _ = self._publishing()
         headers = dict(message.headers or {}) | {
             REASON_HEADER: reason[:1000],
