@@ -162,7 +162,8 @@ class SnsSqsHarness:
                     await sns.delete_topic(TopicArn=arn)
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
+    """Skip, except under CI=true, where a missing broker or tool is a failure."""
     if IN_CI:
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
@@ -176,7 +177,7 @@ def rabbitmq_url() -> str:
     try:
         socket.create_connection((address.hostname, address.port or 5672), timeout=5).close()
     except OSError:
-        _unavailable(f"no RabbitMQ at {RABBITMQ_URL}")
+        unavailable(f"no RabbitMQ at {RABBITMQ_URL}")
     return RABBITMQ_URL
 
 
@@ -185,7 +186,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's server (SNS and SQS, in memory) as a separate process on a free port."""
     server = Path(sys.executable).with_name("moto_server")
     if not server.exists():
-        _unavailable(f"moto_server is not installed next to {sys.executable}")
+        unavailable(f"moto_server is not installed next to {sys.executable}")
     port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
     process = subprocess.Popen(
@@ -199,7 +200,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 if httpx.get(f"{endpoint}/moto-api/", timeout=1).status_code < 500:
                     break
             if process.poll() is not None or time.monotonic() > deadline:
-                _unavailable(f"moto_server did not start on port {port}")
+                unavailable(f"moto_server did not start on port {port}")
             time.sleep(0.2)
         yield endpoint
     finally:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 from uuid import uuid4
 
 import pytest
 
 from mosaic.events.backends.rabbitmq import RabbitMQBus, delay_bucket_ms
-from tests.events.backends.conftest import RABBITMQ_URL, RabbitMQHarness
+from tests.events.backends.conftest import RABBITMQ_URL, RabbitMQHarness, unavailable
 from tests.events.backends.contract import consuming, envelope, nothing_for, subscribed, take
 
 pytestmark = pytest.mark.timeout(180)
@@ -43,6 +44,8 @@ def close_connections_named(connection_name: str) -> int:
 async def test_a_connection_dropped_mid_stream_loses_no_message(
     rabbitmq_harness: RabbitMQHarness,
 ) -> None:
+    if shutil.which("rabbitmqctl") is None:
+        unavailable("rabbitmqctl is not on PATH: cannot drop a connection")
     name = f"mosaic-test-{uuid4().hex[:8]}"
     bus = RabbitMQBus(RABBITMQ_URL, exchange=rabbitmq_harness.exchange, connection_name=name)
     await bus.start()
