@@ -291,6 +291,8 @@ class Settings(_Section):
     mail: MailSettings = Field(default_factory=MailSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
+    rabbitmq: RabbitMQSettings = Field(default_factory=lambda: RabbitMQSettings())
+    sns_sqs: SnsSqsSettings = Field(default_factory=lambda: SnsSqsSettings())
 
     @property
     def mail_dir(self) -> Path:
@@ -376,3 +378,39 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return load_settings()
+
+
+class RabbitMQSettings(_Section):
+    """The RabbitMQ event bus (``MOSAIC_EVENTS_BUS=rabbitmq``)."""
+
+    rabbitmq_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # The durable topic exchange events are published to; queues are named after it.
+    rabbitmq_exchange: str = Field(default="mosaic.events", min_length=1, max_length=200)
+    # Unacknowledged deliveries per consumer channel, unless the worker asks for another.
+    rabbitmq_prefetch: int = Field(default=32, ge=1, le=65535)
+
+
+class SnsSqsSettings(_Section):
+    """The SNS/SQS event bus (``MOSAIC_EVENTS_BUS=sns-sqs``); credentials come from the usual
+    AWS chain (environment, shared files, instance or task role), never from here."""
+
+    # Unset: AWS itself; set for LocalStack, moto or a VPC endpoint.
+    sns_sqs_endpoint_url: str | None = None
+    sns_sqs_region: str = Field(
+        default="eu-central-1",
+        validation_alias=AliasChoices("MOSAIC_SNS_SQS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    sns_sqs_topic_name: str = Field(default="mosaic-domain-events", min_length=1, max_length=256)
+    # Each consumer's queue is ``<prefix><consumer>``, its dead-letter queue ``…-dlq``.
+    sns_sqs_queue_prefix: str = Field(default="mosaic-", max_length=40)
+    # The worker's maximum attempts: SQS moves a message received this often to the DLQ.
+    sns_sqs_max_receive_count: int = Field(default=10, ge=1, le=1000)
+    # How long a received message stays invisible to others while its handler runs.
+    sns_sqs_visibility_timeout_seconds: int = Field(default=60, ge=1, le=43200)
+    # Long polling: how long one ReceiveMessage waits for messages to arrive.
+    sns_sqs_wait_seconds: int = Field(default=20, ge=0, le=20)
+
+
+_SECTIONS.update({section.__name__: section for section in (RabbitMQSettings, SnsSqsSettings)})
+# The bus sections are declared after ``Settings``; resolve its annotations now they exist.
+Settings.model_rebuild()
