@@ -220,6 +220,15 @@ class ObservabilitySettings(_Section):
     otel_service_name: str = "mosaic"
 
 
+class SchedulerSettings(_Section):
+    """The scheduler role: how often a follower asks for the leadership, and the leader looks."""
+
+    # A follower tries the leader lock this often: the longest a dead leader goes unreplaced.
+    scheduler_poll_seconds: float = Field(default=10.0, gt=0, le=300)
+    # The leader wakes at least this often (to check its lock and the jobs' due times).
+    scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
 class Settings(_Section):
     """All settings; each concern is its own section."""
 
@@ -230,6 +239,7 @@ class Settings(_Section):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     @property
     def mail_dir(self) -> Path:
@@ -300,6 +310,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
         IdentitySettings,
         RateLimitSettings,
         MailSettings,
+        SchedulerSettings,
     )
 }
 

@@ -6,6 +6,7 @@ from mosaic.models.base import Base, TenantOwned
 from mosaic.models.browser_session import BrowserSession
 from mosaic.models.consent_record import ConsentRecord, ConsentStatus
 from mosaic.models.idempotency_record import IdempotencyRecord
+from mosaic.models.job_run import JobRun, JobRunStatus
 from mosaic.models.legacy import Legacy
 from mosaic.models.legacy_invitation import LegacyInvitation
 from mosaic.models.legacy_member import LegacyMember
@@ -36,6 +37,8 @@ __all__ = [
     "FlagResolution",
     "FlagState",
     "IdempotencyRecord",
+    "JobRun",
+    "JobRunStatus",
     "Legacy",
     "LegacyInvitation",
     "LegacyMember",
