@@ -51,6 +51,9 @@ class Cron:
     def next_due(self, now: datetime) -> datetime:
         return next(CronSim(self.expression, _utc(now)))
 
+    def __str__(self) -> str:
+        return f"cron {self.expression}"
+
 
 @dataclass(frozen=True)
 class Every:
@@ -77,6 +80,9 @@ class Every:
 
     def next_due(self, now: datetime) -> datetime:
         return self.latest_due(now) + self.interval
+
+    def __str__(self) -> str:
+        return f"every {self.interval}"
 
 
 def _utc(moment: datetime) -> datetime:
