@@ -24,7 +24,7 @@ class Job:
     run: JobFunction
     # Attempts in all (the first one included); each in a fresh transaction.
     attempts: int = 3
-    # Exponential backoff between attempts, with full jitter, capped.
+    # Exponential backoff between attempts (base · 2ⁿ), plus up to one base of jitter, capped.
     backoff_seconds: float = 2.0
     backoff_max_seconds: float = 60.0
     # One attempt longer than this is cancelled and counts as a failure.
