@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mosaic.core.ids import new_id
@@ -193,3 +193,39 @@ async def test_a_stopped_scheduler_releases_the_leadership(
 
 async def _has_runs(runs_of: RunsOf, name: str) -> bool:
     return bool(await runs_of(name))
+
+
+async def test_a_leader_whose_connection_is_cut_steps_down_and_runs_stay_unique(
+    schedulers: Schedulers,
+    runs_of: RunsOf,
+    owner_sessions: async_sessionmaker[AsyncSession],
+    lock_key: int,
+) -> None:
+    calls: list[datetime] = []
+    job = recording(calls)
+    schedulers.start([job])
+    schedulers.start([job])
+    await eventually(lambda: _has_runs(runs_of, job.name))
+
+    # An administrator (or a failover) ends the leader's database session: its lock goes.
+    async with owner_sessions() as session, session.begin():
+        terminated = await session.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted "
+                "AND ((classid::bigint << 32) | objid::bigint) = :key"
+            ),
+            {"key": lock_key},
+        )
+    assert terminated == 1
+    before = len(await runs_of(job.name))
+
+    async def kept_running() -> bool:
+        return len(await runs_of(job.name)) >= before + 2
+
+    await eventually(kept_running)
+    await schedulers.stop_all()
+
+    runs = await runs_of(job.name)
+    assert len(calls) == len(set(calls)) == len(runs)
+    assert {run.status for run in runs} == {JobRunStatus.SUCCEEDED}

@@ -92,13 +92,19 @@ class Scheduler:
                 await _sleep_until_stopped(stop, self.settings.scheduler_poll_seconds)
                 continue
             logger.info("scheduler_leading", scheduler=self.name)
+            failed = False
             try:
                 await self._abandon_orphaned_runs()
                 await self._lead(lock, stop)
+            except Exception as exc:  # the database failed mid-tick: step down, try again later
+                failed = True
+                logger.error("scheduler_leader_failed", error=_describe(exc))
             finally:
                 await self._stop_in_flight()
                 await lock.release()
                 logger.info("scheduler_stepped_down", scheduler=self.name)
+            if failed:
+                await _sleep_until_stopped(stop, self.settings.scheduler_poll_seconds)
         logger.info("scheduler_stopped", scheduler=self.name)
 
     async def _try_lead(self) -> LeaderLock | None:
@@ -197,15 +203,18 @@ class Scheduler:
     async def _finish(
         self, run_id: UUID, started: float, status: JobRunStatus, error: str | None
     ) -> None:
-        async with self.database.sessionmaker() as session, session.begin():
-            await repository.finish(
-                session,
-                run_id,
-                status=status,
-                finished_at=self.clock(),
-                duration_ms=_elapsed_ms(started),
-                error=error,
-            )
+        try:
+            async with self.database.sessionmaker() as session, session.begin():
+                await repository.finish(
+                    session,
+                    run_id,
+                    status=status,
+                    finished_at=self.clock(),
+                    duration_ms=_elapsed_ms(started),
+                    error=error,
+                )
+        except Exception as exc:  # the run stays "running"; the next leader marks it failed
+            logger.error("job_run_not_recorded", run_id=str(run_id), error=_describe(exc))
 
     async def _abandon_orphaned_runs(self) -> None:
         async with self.database.sessionmaker() as session, session.begin():
