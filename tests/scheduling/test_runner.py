@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mosaic.core.database import DatabaseLocation
 from mosaic.core.ids import new_id
+from mosaic.core.settings import Settings
 from mosaic.models import JobRun, JobRunStatus
 from mosaic.scheduling.job import Job
+from mosaic.scheduling.jobs import JOBS
 from mosaic.scheduling.repository import INTERRUPTED
+from mosaic.scheduling.runner import scheduler_running
 from mosaic.scheduling.schedules import Every
 from tests.scheduling.conftest import RunsOf, Schedulers, eventually, job_name
 
@@ -229,3 +233,27 @@ async def test_a_leader_whose_connection_is_cut_steps_down_and_runs_stay_unique(
     runs = await runs_of(job.name)
     assert len(calls) == len(set(calls)) == len(runs)
     assert {run.status for run in runs} == {JobRunStatus.SUCCEEDED}
+
+
+async def test_serve_runs_a_scheduler_for_its_lifetime_unless_told_not_to(
+    scheduler_settings: Settings, location: DatabaseLocation, runs_of: RunsOf
+) -> None:
+    off = scheduler_settings.model_copy(
+        update={
+            "scheduler": scheduler_settings.scheduler.model_copy(
+                update={"scheduler_in_serve": False}
+            )
+        }
+    )
+    async with scheduler_running(off, location) as task:
+        assert task is None
+
+    async with scheduler_running(scheduler_settings, location) as task:
+        assert task is not None
+
+        async def every_job_ran() -> bool:
+            return all([await runs_of(job.name) for job in JOBS])
+
+        await eventually(every_job_ran)
+    assert task.done()
+    assert task.exception() is None

@@ -254,6 +254,9 @@ class SchedulerSettings(_Section):
     scheduler_poll_seconds: float = Field(default=10.0, gt=0, le=300)
     # The leader wakes at least this often (to check its lock and the jobs' due times).
     scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=60)
+    # ``mosaic serve`` also runs a scheduler (so ``make run`` has one); off where schedulers
+    # run as their own deployment, or in tests that must not see rows purged under them.
+    scheduler_in_serve: bool = True
 
 
 class Settings(_Section):

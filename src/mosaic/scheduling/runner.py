@@ -13,7 +13,8 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -57,6 +58,31 @@ async def run_scheduler(
         database, jobs, settings.scheduler, clock=clock or _utc_now, lock_key=lock_key
     )
     await scheduler.run(stop)
+
+
+@asynccontextmanager
+async def scheduler_running(
+    settings: Settings, location: DatabaseLocation
+) -> AsyncIterator[asyncio.Task[None] | None]:
+    """Run a scheduler in the background for the block (``mosaic serve``'s lifespan).
+
+    Yields the task, or None when ``MOSAIC_SCHEDULER_IN_SERVE`` is off; on the way out the
+    scheduler stops as on SIGTERM (running jobs finish or are recorded as interrupted).
+    """
+    if not settings.scheduler.scheduler_in_serve:
+        yield None
+        return
+    database = owner_database(location, settings.database)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_scheduler(settings, database, stop), name="scheduler")
+    try:
+        yield task
+    finally:
+        stop.set()
+        try:
+            await task
+        finally:
+            await database.dispose()
 
 
 class Scheduler:
