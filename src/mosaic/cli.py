@@ -8,7 +8,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -51,6 +51,11 @@ app.add_typer(tenants_app, name="tenants")
 keys_app = typer.Typer(help="Access-token signing keys (operator commands).")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(keys_app, name="keys")
+scheduler_app = typer.Typer(
+    help="The scheduler role: cron and interval jobs, one leader at a time.",
+    invoke_without_command=True,
+)
+app.add_typer(scheduler_app, name="scheduler")
 
 
 @app.command()
@@ -211,6 +216,79 @@ def keys_rotate() -> None:
 
     kid = _run_as_owner(rotate)
     typer.echo(f"New signing key {kid}; running API processes switch to it within a minute.")
+
+
+@scheduler_app.callback()
+def scheduler(ctx: typer.Context) -> None:
+    """Run the scheduler until SIGINT/SIGTERM; among running schedulers one leads."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from mosaic.scheduling.runner import owner_database, run_scheduler
+
+    async def schedule(
+        settings: Settings, location: DatabaseLocation, signals: _SignalStop
+    ) -> None:
+        database = owner_database(location, settings.database)
+        stop = asyncio.Event()
+
+        async def stop_on_signal() -> None:
+            # The signal handler only records the signal (outside ``interruptible``): running
+            # jobs then finish or are recorded as interrupted, and the leader lock is released.
+            # Polled, since a plain signal handler cannot safely touch the event loop.
+            while signals.received is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            stop.set()
+
+        watcher = asyncio.create_task(stop_on_signal())
+        try:
+            await run_scheduler(settings, database, stop)
+        finally:
+            watcher.cancel()
+            await database.dispose()
+
+    with _operator_errors():
+        settings = _settings()
+        with (
+            _stop_on_signals(exit_code=0) as signals,
+            provision_database(settings.database, exclusive=False) as location,
+        ):
+            with signals.interruptible():
+                if settings.database.migrate_on_start:
+                    runner.upgrade(location.owner_url, settings.database)
+            asyncio.run(schedule(settings, location, signals))
+
+
+@scheduler_app.command("jobs")
+def scheduler_jobs() -> None:
+    """List the scheduled jobs: name, schedule and next due time (UTC)."""
+    from mosaic.scheduling.jobs import JOBS
+
+    now = datetime.now(UTC)
+    for job in JOBS:
+        due = job.schedule.next_due(now)
+        typer.echo(f"{job.name:<45} {job.schedule!s:<24} next {due:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@scheduler_app.command("runs")
+def scheduler_runs(
+    job: Annotated[str | None, typer.Option(help="Only this job's runs")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first")] = 20,
+) -> None:
+    """List recent job runs, newest first: due time, job, status, attempts, duration, error."""
+    from mosaic.scheduling import repository
+
+    async def runs(session: AsyncSession) -> list[str]:
+        found = await repository.latest_runs(session, job=job, limit=limit)
+        return [
+            f"{run.scheduled_for:%Y-%m-%dT%H:%M:%SZ} {run.job:<45} {run.status.value:<9} "
+            f"attempt {run.attempt} "
+            f"{'' if run.duration_ms is None else f'{run.duration_ms} ms'}"
+            f"{'' if run.error is None else f'  {run.error}'}"
+            for run in found
+        ]
+
+    for line in _run_as_owner(runs):
+        typer.echo(line)
 
 
 def _parse_expiry(value: str) -> datetime:

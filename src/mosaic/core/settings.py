@@ -198,12 +198,39 @@ class RateLimitSettings(_Section):
     rate_limit_writes_per_subject: RateLimitNotation = "300/minute"
 
 
-class MailSettings(_Section):
-    """Outgoing mail; for now written to a folder (SMTP arrives with notifications)."""
+class MailBackend(StrEnum):
+    FOLDER = "folder"
+    SMTP = "smtp"
 
+
+class SmtpSecurity(StrEnum):
+    """How the SMTP connection is protected: STARTTLS (port 587), TLS from the start (465)."""
+
+    STARTTLS = "starttls"
+    SSL = "ssl"
+    # Plain text: only for a relay on the same host or a test server.
+    NONE = "none"
+
+
+class MailSettings(_Section):
+    """Outgoing mail: ``.eml`` files in a folder (development) or an SMTP server."""
+
+    mail_backend: MailBackend = MailBackend.FOLDER
     # Unset: ``<MOSAIC_DATA_DIR>/mail``.
     mail_dir: Path | None = None
     mail_from: str = Field(default="Mosaic <no-reply@localhost>", min_length=3, max_length=320)
+    smtp_host: str | None = Field(default=None, min_length=1, max_length=253)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_username: str | None = Field(default=None, min_length=1)
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _smtp_needs_a_host(self) -> MailSettings:
+        if self.mail_backend is MailBackend.SMTP and self.smtp_host is None:
+            raise ValueError("MOSAIC_SMTP_HOST must be set when MOSAIC_MAIL_BACKEND=smtp")
+        return self
 
 
 class ObservabilitySettings(_Section):
@@ -277,6 +304,16 @@ class EventsSettings(_Section):
     run_worker: bool = Field(
         default=True, validation_alias=AliasChoices("MOSAIC_RUN_WORKER", "MOSAIC_EVENTS_RUN_WORKER")
     )
+class SchedulerSettings(_Section):
+    """The scheduler role: how often a follower asks for the leadership, and the leader looks."""
+
+    # A follower tries the leader lock this often: the longest a dead leader goes unreplaced.
+    scheduler_poll_seconds: float = Field(default=10.0, gt=0, le=300)
+    # The leader wakes at least this often (to check its lock and the jobs' due times).
+    scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=60)
+    # ``mosaic serve`` also runs a scheduler (so ``make run`` has one); off where schedulers
+    # run as their own deployment, or in tests that must not see rows purged under them.
+    scheduler_in_serve: bool = True
 
 
 class Settings(_Section):
@@ -293,6 +330,7 @@ class Settings(_Section):
     events: EventsSettings = Field(default_factory=EventsSettings)
     rabbitmq: RabbitMQSettings = Field(default_factory=lambda: RabbitMQSettings())
     sns_sqs: SnsSqsSettings = Field(default_factory=lambda: SnsSqsSettings())
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     @property
     def mail_dir(self) -> Path:
@@ -370,6 +408,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
         MailSettings,
         MediaSettings,
         EventsSettings,
+        SchedulerSettings,
     )
 }
 

@@ -13,6 +13,7 @@ from mosaic.models.event_bus import (
     ProcessedEvent,
 )
 from mosaic.models.idempotency_record import IdempotencyRecord
+from mosaic.models.job_run import JobRun, JobRunStatus
 from mosaic.models.legacy import Legacy
 from mosaic.models.legacy_invitation import LegacyInvitation
 from mosaic.models.legacy_member import LegacyMember
@@ -47,6 +48,8 @@ __all__ = [
     "FlagResolution",
     "FlagState",
     "IdempotencyRecord",
+    "JobRun",
+    "JobRunStatus",
     "Legacy",
     "LegacyInvitation",
     "LegacyMember",
