@@ -268,6 +268,8 @@ class MediaSettings(_Section):
     media_quota_bytes_per_user: int = Field(default=100 * 1024 * 1024, ge=0)
     media_upload_url_ttl_seconds: int = Field(default=900, ge=30, le=7 * 24 * 3600)
     media_download_url_ttl_seconds: int = Field(default=300, ge=30, le=7 * 24 * 3600)
+
+
 class EventBusKind(StrEnum):
     """Which message bus carries domain events (docs/events.md)."""
 
@@ -304,6 +306,8 @@ class EventsSettings(_Section):
     run_worker: bool = Field(
         default=True, validation_alias=AliasChoices("MOSAIC_RUN_WORKER", "MOSAIC_EVENTS_RUN_WORKER")
     )
+
+
 class SchedulerSettings(_Section):
     """The scheduler role: how often a follower asks for the leadership, and the leader looks."""
 
