@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,7 +18,7 @@ from mosaic.core.errors import install_error_handlers
 from mosaic.core.etag import ETagMiddleware
 from mosaic.core.health import router as health_router
 from mosaic.core.idempotency import IdempotentReplay
-from mosaic.core.mail import FolderMailer
+from mosaic.core.mail import create_mailer
 from mosaic.core.metrics import HttpMetrics, MetricsMiddleware
 from mosaic.core.metrics import router as metrics_router
 from mosaic.core.rate_limiting import RateLimiter, RateLimitMiddleware, RequestLimits
@@ -46,18 +46,24 @@ from mosaic.media.storage import build_blob_store
 from mosaic.media.storage.factory import LOCAL_BLOBS_PATH
 from mosaic.media.upload_rules import MAX_MEDIA_BYTES
 from mosaic.privacy.api import router as privacy_router
+from mosaic.scheduling.runner import scheduler_running
 from mosaic.stories.api import router as stories_router
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(
-    settings: Settings, location: DatabaseLocation, *, run_worker: bool = False
+    settings: Settings,
+    location: DatabaseLocation,
+    *,
+    run_worker: bool = False,
+    run_scheduler: bool = False,
 ) -> FastAPI:
     """Build the API application for one database location.
 
-    ``run_worker``: also relay the outbox and run the event consumers in this process
-    (``mosaic serve`` does, unless ``MOSAIC_RUN_WORKER=false``).
+    ``run_worker``: also relay the outbox and run the event consumers in this process;
+    ``run_scheduler``: also run a scheduler (``mosaic serve`` does both, unless
+    ``MOSAIC_RUN_WORKER=false`` or ``MOSAIC_SCHEDULER_IN_SERVE=false``).
     """
     # Roles below the tenant come from the domain modules that own them.
     resolver.register(LegacyRoleSource())
@@ -75,7 +81,10 @@ def create_app(
         if run_worker:
             await events.start()
         try:
-            yield
+            async with AsyncExitStack() as background:
+                if run_scheduler:
+                    await background.enter_async_context(scheduler_running(settings, location))
+                yield
         finally:
             try:
                 await events.stop()
@@ -93,8 +102,8 @@ def create_app(
     )
     secret_key = settings.security.secret_key.get_secret_value()
     limiter = RateLimiter.from_url(settings.rate_limits.redis_url)
-    # Development delivery until SMTP arrives with notifications: one .eml file per message.
-    mailer = FolderMailer(settings.mail_dir, sender=settings.mail.mail_from)
+    # A folder of .eml files in development, SMTP when MOSAIC_MAIL_BACKEND=smtp.
+    mailer = create_mailer(settings)
     identity = IdentityComponents.build(
         settings.identity, secret_key=secret_key, limiter=limiter, mailer=mailer
     )

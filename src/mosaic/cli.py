@@ -88,7 +88,12 @@ def serve(
             # requests finish for up to graceful_shutdown_seconds), then re-raises the signal,
             # which reaches _stop_on_signals and unwinds through the PostgreSQL stop.
             uvicorn.run(
-                create_app(settings, location, run_worker=settings.events.run_worker),
+                create_app(
+                    settings,
+                    location,
+                    run_worker=settings.events.run_worker,
+                    run_scheduler=settings.scheduler.scheduler_in_serve,
+                ),
                 host=host or settings.server.host,
                 port=port or settings.server.port,
                 log_config=None,
@@ -261,10 +266,10 @@ def scheduler(ctx: typer.Context) -> None:
 @scheduler_app.command("jobs")
 def scheduler_jobs() -> None:
     """List the scheduled jobs: name, schedule and next due time (UTC)."""
-    from mosaic.scheduling.jobs import JOBS
+    from mosaic.scheduling.jobs import scheduled_jobs
 
     now = datetime.now(UTC)
-    for job in JOBS:
+    for job in scheduled_jobs(_settings()):
         due = job.schedule.next_due(now)
         typer.echo(f"{job.name:<45} {job.schedule!s:<24} next {due:%Y-%m-%dT%H:%M:%SZ}")
 
@@ -456,13 +461,14 @@ def worker(
     relay: Annotated[bool, typer.Option(help="Also relay the outbox to the bus")] = True,
 ) -> None:
     """Relay the outbox and run the event consumers until SIGINT/SIGTERM (in-flight finish)."""
-    from mosaic.events.consumers import CONSUMERS
+    from mosaic.events.consumers import CONSUMER_NAMES, consumers
 
-    unknown = sorted(set(consumer or ()) - CONSUMERS.keys())
+    unknown = sorted(set(consumer or ()) - set(CONSUMER_NAMES))
     if unknown:
-        _fail(f"Unknown --consumer {', '.join(unknown)}: known are {', '.join(sorted(CONSUMERS))}.")
-    chosen = {name: CONSUMERS[name] for name in consumer} if consumer else dict(CONSUMERS)
+        _fail(f"Unknown --consumer {', '.join(unknown)}: known are {', '.join(CONSUMER_NAMES)}.")
     with _operator_errors(), _database() as (settings, location):
+        table = consumers(settings)
+        chosen = {name: table[name] for name in consumer} if consumer else table
         if settings.database.migrate_on_start:
             runner.upgrade(location.owner_url, settings.database)
         asyncio.run(_run_worker(settings, location, chosen, relay=relay))
@@ -499,11 +505,11 @@ def events_replay(
 ) -> None:
     """Re-deliver the published events still in the outbox since SINCE to one consumer."""
     from mosaic.events.bus_factory import create_bus
-    from mosaic.events.consumers import CONSUMERS
+    from mosaic.events.consumers import CONSUMER_NAMES, consumers
     from mosaic.events.replay import replay_since
 
-    if consumer not in CONSUMERS:
-        _fail(f"Unknown --consumer {consumer}: known are {', '.join(sorted(CONSUMERS))}.")
+    if consumer not in CONSUMER_NAMES:
+        _fail(f"Unknown --consumer {consumer}: known are {', '.join(CONSUMER_NAMES)}.")
     moment = _parse_moment(since, "--since")
 
     async def replay(settings: Settings, location: DatabaseLocation) -> int:
@@ -514,7 +520,7 @@ def events_replay(
                 location.owner_url,
                 bus,
                 consumer_name=consumer,
-                consumer=CONSUMERS[consumer],
+                consumer=consumers(settings)[consumer],
                 since=moment,
             )
         finally:

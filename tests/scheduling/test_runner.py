@@ -13,7 +13,7 @@ from mosaic.core.ids import new_id
 from mosaic.core.settings import Settings
 from mosaic.models import JobRun, JobRunStatus
 from mosaic.scheduling.job import Job
-from mosaic.scheduling.jobs import JOBS
+from mosaic.scheduling.jobs import scheduled_jobs
 from mosaic.scheduling.repository import INTERRUPTED
 from mosaic.scheduling.runner import scheduler_running
 from mosaic.scheduling.schedules import Every
@@ -252,7 +252,7 @@ async def test_serve_runs_a_scheduler_for_its_lifetime_unless_told_not_to(
         assert task is not None
 
         async def every_job_ran() -> bool:
-            return all([await runs_of(job.name) for job in JOBS])
+            return all([await runs_of(job.name) for job in scheduled_jobs(Settings())])
 
         await eventually(every_job_ran)
     assert task.done()

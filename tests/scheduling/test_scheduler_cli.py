@@ -10,7 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from mosaic.cli import app
-from mosaic.scheduling.jobs import JOBS
+from mosaic.core.settings import Settings
+from mosaic.scheduling.jobs import scheduled_jobs
 from tests.processes import MOSAIC, mosaic_env, run_mosaic, scratch_app_role, scratch_dir
 
 
@@ -19,7 +20,7 @@ def test_scheduler_jobs_lists_every_job_with_its_schedule() -> None:
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == [job.name for job in JOBS]
+    assert [line.split()[0] for line in lines] == [job.name for job in scheduled_jobs(Settings())]
     assert "every 0:15:00" in lines[0]
     assert " next 20" in lines[0]
 
@@ -40,7 +41,9 @@ def test_a_scheduler_process_runs_due_jobs_and_stops_cleanly_on_sigterm(
             )
         try:
             # Every job's latest due time is unclaimed in a fresh database: all run at once.
-            _wait_for(log_path, "job_succeeded", count=len(JOBS), process=process)
+            _wait_for(
+                log_path, "job_succeeded", count=len(scheduled_jobs(Settings())), process=process
+            )
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=30) == 0, log_path.read_text()
         finally:
@@ -53,7 +56,9 @@ def test_a_scheduler_process_runs_due_jobs_and_stops_cleanly_on_sigterm(
 
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert sorted(line.split()[1] for line in lines) == sorted(job.name for job in JOBS)
+    assert sorted(line.split()[1] for line in lines) == sorted(
+        job.name for job in scheduled_jobs(Settings())
+    )
     assert all(" succeeded " in line for line in lines)
 
 

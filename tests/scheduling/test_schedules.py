@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mosaic.scheduling.jobs import JOBS
+from mosaic.core.settings import Settings
+from mosaic.scheduling.jobs import scheduled_jobs
 from mosaic.scheduling.schedules import Cron, Every
 
 
@@ -69,7 +70,7 @@ def test_naive_datetimes_are_refused() -> None:
 
 
 def test_the_jobs_table_has_unique_names() -> None:
-    names = [job.name for job in JOBS]
+    names = [job.name for job in scheduled_jobs(Settings())]
 
     assert len(names) == len(set(names))
     assert "core.purge_idempotency_records" in names

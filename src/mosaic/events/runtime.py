@@ -19,7 +19,7 @@ from mosaic.core.settings import Settings
 from mosaic.events.bus import Bus
 from mosaic.events.bus_factory import create_bus
 from mosaic.events.consumer import Consumer
-from mosaic.events.consumers import CONSUMERS
+from mosaic.events.consumers import consumers as configured_consumers
 from mosaic.events.metrics import EventMetrics
 from mosaic.events.relay import Relay
 from mosaic.events.worker import Worker
@@ -40,7 +40,7 @@ class EventRuntime:
     ) -> None:
         self._settings = settings
         self._location = location
-        self._consumers = dict(CONSUMERS if consumers is None else consumers)
+        self._consumers = dict(configured_consumers(settings) if consumers is None else consumers)
         self._registry = registry
         self._bus: Bus | None = None
         self._bus_lock = asyncio.Lock()

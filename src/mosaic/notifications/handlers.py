@@ -116,6 +116,8 @@ _HANDLERS: dict[str, Callable[[AsyncSession, Envelope, Mailer], Awaitable[int]]]
     MEMBER_JOINED: _member_joined,
     MODERATION_FLAGGED: _moderation_flagged,
 }
+# The event types the notifications consumer subscribes to.
+NOTIFIED_EVENT_TYPES = frozenset(_HANDLERS)
 
 
 def _tenant(envelope: Envelope) -> UUID:

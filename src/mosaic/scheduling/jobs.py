@@ -8,13 +8,17 @@ latest due time runs when it comes back).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.idempotency import purge_expired_idempotency_records
+from mosaic.core.settings import Settings
+from mosaic.events.retention import purge_published
 from mosaic.identity import retention
+from mosaic.media import tasks as media_tasks
+from mosaic.media.storage import build_blob_store
 from mosaic.scheduling.job import Job
 from mosaic.scheduling.schedules import Cron, Every
 
@@ -51,14 +55,26 @@ def _purged(table: str, count: int) -> None:
     logger.info("rows_purged", table=table, count=count)
 
 
-JOBS: tuple[Job, ...] = (
-    Job("core.purge_idempotency_records", Every(minutes=15), purge_idempotency_records),
-    Job("identity.purge_refresh_tokens", Cron("17 * * * *"), purge_refresh_tokens),
-    Job("identity.purge_browser_sessions", Cron("23 * * * *"), purge_browser_sessions),
-    Job("identity.purge_sign_in_leftovers", Every(minutes=10), purge_sign_in_leftovers),
-    Job("identity.purge_tenant_invitations", Cron("41 3 * * *"), purge_tenant_invitations),
-    # Added by the lead when their packages merge (each a function of (session, now)):
-    #   Job("media.purge_expired_uploads", Every(minutes=15), <media purge>),
-    #   Job("events.retention.purge_published", Cron("7 4 * * *"), <published outbox purge>),
-    #   Job("legacies.purge_expired_invitations", Cron("47 3 * * *"), <legacy invitations>),
-)
+def scheduled_jobs(settings: Settings) -> tuple[Job, ...]:
+    """Every scheduled job of this installation; jobs that need a resource (the blob store)
+    get the one the settings configure."""
+    store = build_blob_store(settings)
+    retention = timedelta(days=settings.events.retention_days)
+
+    async def purge_expired_uploads(session: AsyncSession, now: datetime) -> None:
+        """Uploads presigned but never registered: rows and any bytes that did arrive."""
+        _purged("media", await media_tasks.purge_expired_uploads(session, store, now))
+
+    async def purge_published_events(session: AsyncSession, now: datetime) -> None:
+        """Published outbox rows past the replay window (``MOSAIC_EVENTS_RETENTION_DAYS``)."""
+        _purged("outbox_events", await purge_published(session, older_than=now - retention))
+
+    return (
+        Job("core.purge_idempotency_records", Every(minutes=15), purge_idempotency_records),
+        Job("identity.purge_refresh_tokens", Cron("17 * * * *"), purge_refresh_tokens),
+        Job("identity.purge_browser_sessions", Cron("23 * * * *"), purge_browser_sessions),
+        Job("identity.purge_sign_in_leftovers", Every(minutes=10), purge_sign_in_leftovers),
+        Job("identity.purge_tenant_invitations", Cron("41 3 * * *"), purge_tenant_invitations),
+        Job("media.purge_expired_uploads", Every(minutes=15), purge_expired_uploads),
+        Job("events.purge_published", Cron("7 4 * * *"), purge_published_events),
+    )

@@ -26,7 +26,7 @@ from mosaic.core.settings import DatabaseSettings, SchedulerSettings, Settings
 from mosaic.models import JobRunStatus
 from mosaic.scheduling import repository
 from mosaic.scheduling.job import Job
-from mosaic.scheduling.jobs import JOBS
+from mosaic.scheduling.jobs import scheduled_jobs
 from mosaic.scheduling.leadership import LEADER_LOCK_KEY, LeaderLock
 
 logger = structlog.get_logger(__name__)
@@ -49,13 +49,17 @@ async def run_scheduler(
     database: Database,
     stop: asyncio.Event,
     *,
-    jobs: Sequence[Job] = JOBS,
+    jobs: Sequence[Job] | None = None,
     clock: Clock | None = None,
     lock_key: int = LEADER_LOCK_KEY,
 ) -> None:
     """Schedule ``jobs`` until ``stop`` is set; ``database`` must be connected as the owner."""
     scheduler = Scheduler(
-        database, jobs, settings.scheduler, clock=clock or _utc_now, lock_key=lock_key
+        database,
+        scheduled_jobs(settings) if jobs is None else jobs,
+        settings.scheduler,
+        clock=clock or _utc_now,
+        lock_key=lock_key,
     )
     await scheduler.run(stop)
 
