@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "mosaic"
-PLATFORM = ("core", "identity", "authz", "events", "models", "migrations")
+PLATFORM = ("core", "identity", "authz", "events", "scheduling", "models", "migrations")
 DOMAIN = (
     "legacies",
     "stories",
     "media",
+    "privacy",
+    "notifications",
     "graph",
     "sources",
     "search",

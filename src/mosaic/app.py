@@ -25,6 +25,7 @@ from mosaic.core.rate_limiting import RateLimiter, RateLimitMiddleware, RequestL
 from mosaic.core.request_middleware import RequestContextMiddleware
 from mosaic.core.settings import Settings
 from mosaic.core.tracing import Tracing
+from mosaic.event_consumers import consumers
 from mosaic.events.admin_api import router as events_admin_router
 from mosaic.events.runtime import EventRuntime
 from mosaic.identity.api import router as identity_router
@@ -46,6 +47,7 @@ from mosaic.media.storage import build_blob_store
 from mosaic.media.storage.factory import LOCAL_BLOBS_PATH
 from mosaic.media.upload_rules import MAX_MEDIA_BYTES
 from mosaic.privacy.api import router as privacy_router
+from mosaic.schedule import scheduled_jobs
 from mosaic.scheduling.runner import scheduler_running
 from mosaic.stories.api import router as stories_router
 
@@ -76,14 +78,18 @@ def create_app(
         async with database.sessionmaker() as session, session.begin():
             await ensure_signing_key(session, secret_key=secret_key)
             await identity.keys.load(session)
-        events = EventRuntime(settings, location, registry=metrics.registry)
+        events = EventRuntime(
+            settings, location, consumers=consumers(settings), registry=metrics.registry
+        )
         app.state.events = events
         if run_worker:
             await events.start()
         try:
             async with AsyncExitStack() as background:
                 if run_scheduler:
-                    await background.enter_async_context(scheduler_running(settings, location))
+                    await background.enter_async_context(
+                        scheduler_running(settings, location, scheduled_jobs(settings))
+                    )
                 yield
         finally:
             try:

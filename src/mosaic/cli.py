@@ -228,6 +228,7 @@ def scheduler(ctx: typer.Context) -> None:
     """Run the scheduler until SIGINT/SIGTERM; among running schedulers one leads."""
     if ctx.invoked_subcommand is not None:
         return
+    from mosaic.schedule import scheduled_jobs
     from mosaic.scheduling.runner import owner_database, run_scheduler
 
     async def schedule(
@@ -246,7 +247,7 @@ def scheduler(ctx: typer.Context) -> None:
 
         watcher = asyncio.create_task(stop_on_signal())
         try:
-            await run_scheduler(settings, database, stop)
+            await run_scheduler(settings, database, stop, jobs=scheduled_jobs(settings))
         finally:
             watcher.cancel()
             await database.dispose()
@@ -266,7 +267,7 @@ def scheduler(ctx: typer.Context) -> None:
 @scheduler_app.command("jobs")
 def scheduler_jobs() -> None:
     """List the scheduled jobs: name, schedule and next due time (UTC)."""
-    from mosaic.scheduling.jobs import scheduled_jobs
+    from mosaic.schedule import scheduled_jobs
 
     now = datetime.now(UTC)
     for job in scheduled_jobs(_settings()):
@@ -461,7 +462,7 @@ def worker(
     relay: Annotated[bool, typer.Option(help="Also relay the outbox to the bus")] = True,
 ) -> None:
     """Relay the outbox and run the event consumers until SIGINT/SIGTERM (in-flight finish)."""
-    from mosaic.events.consumers import CONSUMER_NAMES, consumers
+    from mosaic.event_consumers import CONSUMER_NAMES, consumers
 
     unknown = sorted(set(consumer or ()) - set(CONSUMER_NAMES))
     if unknown:
@@ -504,8 +505,8 @@ def events_replay(
     since: Annotated[str, typer.Option(help="ISO 8601 with a time zone, e.g. 2030-01-31T00:00Z")],
 ) -> None:
     """Re-deliver the published events still in the outbox since SINCE to one consumer."""
+    from mosaic.event_consumers import CONSUMER_NAMES, consumers
     from mosaic.events.bus_factory import create_bus
-    from mosaic.events.consumers import CONSUMER_NAMES, consumers
     from mosaic.events.replay import replay_since
 
     if consumer not in CONSUMER_NAMES:

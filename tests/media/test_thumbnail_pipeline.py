@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from mosaic.app import create_app
 from mosaic.core.database import DatabaseLocation
 from mosaic.core.settings import Settings
-from mosaic.events.consumers import CONSUMER_NAMES, consumers
+from mosaic.event_consumers import CONSUMER_NAMES, consumers
 from tests.conftest import unique_client_address
 from tests.media.conftest import Circle, Uploads, jpeg_bytes
 

@@ -12,8 +12,8 @@ from mosaic.core.database import DatabaseLocation
 from mosaic.core.ids import new_id
 from mosaic.core.settings import Settings
 from mosaic.models import JobRun, JobRunStatus
+from mosaic.schedule import scheduled_jobs
 from mosaic.scheduling.job import Job
-from mosaic.scheduling.jobs import scheduled_jobs
 from mosaic.scheduling.repository import INTERRUPTED
 from mosaic.scheduling.runner import scheduler_running
 from mosaic.scheduling.schedules import Every
@@ -245,10 +245,12 @@ async def test_serve_runs_a_scheduler_for_its_lifetime_unless_told_not_to(
             )
         }
     )
-    async with scheduler_running(off, location) as task:
+    async with scheduler_running(off, location, scheduled_jobs(off)) as task:
         assert task is None
 
-    async with scheduler_running(scheduler_settings, location) as task:
+    async with scheduler_running(
+        scheduler_settings, location, scheduled_jobs(scheduler_settings)
+    ) as task:
         assert task is not None
 
         async def every_job_ran() -> bool:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mosaic.cli import app
 from mosaic.core.settings import Settings
-from mosaic.scheduling.jobs import scheduled_jobs
+from mosaic.schedule import scheduled_jobs
 from tests.processes import MOSAIC, mosaic_env, run_mosaic, scratch_app_role, scratch_dir
 
 

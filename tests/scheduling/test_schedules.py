@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mosaic.core.settings import Settings
-from mosaic.scheduling.jobs import scheduled_jobs
+from mosaic.schedule import scheduled_jobs
 from mosaic.scheduling.schedules import Cron, Every
 
 

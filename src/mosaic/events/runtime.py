@@ -19,7 +19,6 @@ from mosaic.core.settings import Settings
 from mosaic.events.bus import Bus
 from mosaic.events.bus_factory import create_bus
 from mosaic.events.consumer import Consumer
-from mosaic.events.consumers import consumers as configured_consumers
 from mosaic.events.metrics import EventMetrics
 from mosaic.events.relay import Relay
 from mosaic.events.worker import Worker
@@ -35,12 +34,12 @@ class EventRuntime:
         settings: Settings,
         location: DatabaseLocation,
         *,
-        consumers: Mapping[str, Consumer] | None = None,
+        consumers: Mapping[str, Consumer],
         registry: CollectorRegistry | None = None,
     ) -> None:
         self._settings = settings
         self._location = location
-        self._consumers = dict(configured_consumers(settings) if consumers is None else consumers)
+        self._consumers = dict(consumers)
         self._registry = registry
         self._bus: Bus | None = None
         self._bus_lock = asyncio.Lock()

@@ -17,7 +17,7 @@ JobFunction = Callable[[AsyncSession, datetime], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Job:
-    """One row of the jobs table (``mosaic.scheduling.jobs.scheduled_jobs``)."""
+    """One row of the jobs table (``mosaic.schedule.scheduled_jobs``)."""
 
     name: str
     schedule: Schedule

@@ -26,7 +26,6 @@ from mosaic.core.settings import DatabaseSettings, SchedulerSettings, Settings
 from mosaic.models import JobRunStatus
 from mosaic.scheduling import repository
 from mosaic.scheduling.job import Job
-from mosaic.scheduling.jobs import scheduled_jobs
 from mosaic.scheduling.leadership import LEADER_LOCK_KEY, LeaderLock
 
 logger = structlog.get_logger(__name__)
@@ -49,14 +48,14 @@ async def run_scheduler(
     database: Database,
     stop: asyncio.Event,
     *,
-    jobs: Sequence[Job] | None = None,
+    jobs: Sequence[Job],
     clock: Clock | None = None,
     lock_key: int = LEADER_LOCK_KEY,
 ) -> None:
     """Schedule ``jobs`` until ``stop`` is set; ``database`` must be connected as the owner."""
     scheduler = Scheduler(
         database,
-        scheduled_jobs(settings) if jobs is None else jobs,
+        jobs,
         settings.scheduler,
         clock=clock or _utc_now,
         lock_key=lock_key,
@@ -66,7 +65,7 @@ async def run_scheduler(
 
 @asynccontextmanager
 async def scheduler_running(
-    settings: Settings, location: DatabaseLocation
+    settings: Settings, location: DatabaseLocation, jobs: Sequence[Job]
 ) -> AsyncIterator[asyncio.Task[None] | None]:
     """Run a scheduler in the background for the block (``mosaic serve``'s lifespan).
 
@@ -78,7 +77,7 @@ async def scheduler_running(
         return
     database = owner_database(location, settings.database)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_scheduler(settings, database, stop), name="scheduler")
+    task = asyncio.create_task(run_scheduler(settings, database, stop, jobs=jobs), name="scheduler")
     try:
         yield task
     finally:

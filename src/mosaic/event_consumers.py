@@ -1,4 +1,5 @@
-"""Every consumer of domain events, by name: the one table that routes events to handlers.
+"""Every consumer of domain events, by name: the one table that routes events to handlers,
+and the worker's composition root (``mosaic serve`` and ``mosaic worker`` run it).
 
 The name is durable (it keys the consumer's queue, its dead letters and its record of handled
 events): renaming a consumer starts it afresh. Names are plain words, valid as queue names on
