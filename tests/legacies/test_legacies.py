@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from mosaic.models import Legacy as LegacyRow
 from mosaic.models import LegacyMember, MembershipState, ScopeRole
-from tests.conftest import Member, TenantFactory
+from tests.conftest import Member, TenantFactory, TenantWithKey
 from tests.legacies.conftest import (
     LEGACIES,
     GrantFactory,
@@ -324,3 +324,20 @@ async def test_a_deleted_legacys_slug_is_not_reused(
     assert (
         await client.get(f"{LEGACIES}/alan-turing", headers=second.owner.headers)
     ).status_code == 404
+
+
+async def test_an_operators_key_creates_a_legacy_without_an_owner_member(
+    client: httpx.AsyncClient, tenant: TenantWithKey, owner_sessions: Sessions
+) -> None:
+    response = await client.post(LEGACIES, json={"name": "Imported"}, headers=tenant.headers)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["created_by"] is None
+    legacy_url = f"{LEGACIES}/{response.json()['id']}"
+    members = await client.get(f"{legacy_url}/members", headers=tenant.headers)
+    assert members.json()["data"] == []
+    joined = await client.post(f"{legacy_url}/join", headers=tenant.headers)
+    assert error_of(joined, 403)["code"] == "NOT_A_USER"
+    events = await outbox(owner_sessions, resource_id=UUID(response.json()["id"]))
+    assert [e.type for e in events] == ["LegacyCreated"]
+    assert str(events[0].actor_id).startswith("api_key:")
