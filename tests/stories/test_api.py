@@ -11,8 +11,6 @@ from sqlalchemy import select
 from mosaic.models import Story, StoryRevision
 from tests.stories.conftest import Community, Sessions, StoryWriter, outbox_events
 
-pytestmark = pytest.mark.usefixtures("community")
-
 
 async def test_a_member_writes_a_story_and_reads_it_back(
     client: httpx.AsyncClient, community: Community, write_story: StoryWriter

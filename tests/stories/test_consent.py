@@ -111,3 +111,30 @@ async def test_a_bad_consent_is_422(
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize(("name", "expected"), [("owner", 200), ("editor", 403), ("member", 403)])
+async def test_the_author_or_the_owner_changes_a_consent(
+    client: httpx.AsyncClient,
+    community: Community,
+    write_story: StoryWriter,
+    name: str,
+    expected: int,
+) -> None:
+    story = await write_story()
+    consent = await client.post(
+        f"/api/v1/stories/{story['id']}/consents",
+        json={"person_name": "Bob"},
+        headers=community.headers("author"),
+    )
+
+    response = await client.patch(
+        f"/api/v1/stories/{story['id']}/consents/{consent.json()['id']}",
+        json={"status": "denied", "note": "Asked to be left out"},
+        headers=community.headers(name),
+    )
+
+    assert response.status_code == expected
+    if expected == 200:
+        assert response.json()["status"] == "denied"
+        assert response.json()["recorded_by"] == str(community.people[name].user_id)

@@ -95,3 +95,21 @@ async def test_a_flag_of_another_tenant_is_404(
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "FLAG_NOT_FOUND"
+
+
+async def test_another_tenants_queue_never_shows_these_flags(
+    client: httpx.AsyncClient, community: Community, write_story: StoryWriter
+) -> None:
+    story = await write_story(visibility="public")
+    flag = await client.post(
+        f"/api/v1/stories/{story['id']}/flags",
+        json={"reason": "spam"},
+        headers=community.headers("member"),
+    )
+    assert flag.status_code == 201
+
+    theirs = await client.get("/api/v1/moderation/flags", headers=community.headers("other_tenant"))
+    ours = await client.get("/api/v1/moderation/flags", headers=community.headers("owner"))
+
+    assert theirs.json()["data"] == []
+    assert [f["id"] for f in ours.json()["data"]] == [flag.json()["id"]]
