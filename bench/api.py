@@ -20,7 +20,7 @@ from bench.wrk import LoadSpec, ensure_wrk, run_wrk, wrk_version
 from mosaic.core.embedded_postgres import DATABASE_NAME
 from mosaic.core.settings import DatabaseSettings
 
-__all__ = ["NAME", "run"]
+__all__ = ["NAME", "measure_targets", "run"]
 
 READY_PATH = "/health/ready"
 # Until the readiness probe exists, the cheapest route that still runs the whole middleware
@@ -85,7 +85,7 @@ def run(options: RunOptions) -> str:
             postgres_version=baseline.server_version(connection),
             load_generator=f"{wrk_version(wrk)}, {options.load_threads} threads",
         )
-        series, ceiling = _measure(wrk, server, connection, targets, options)
+        series, ceiling = measure_targets(wrk, server, connection, targets, options)
         machine.append(("Load average as measuring ended", load_average()))
     results = Results(series=series, ceiling=ceiling, machine=machine, notes=notes)
     print()
@@ -94,7 +94,7 @@ def run(options: RunOptions) -> str:
     return markdown_section(results, options, pool_size)
 
 
-def _measure(
+def measure_targets(
     wrk: str,
     server: RunningServer,
     connection: baseline.BaselineTarget,
@@ -114,6 +114,8 @@ def _measure(
             threads=options.load_threads,
             duration_seconds=seconds,
             headers=target.headers,
+            method=target.method,
+            body=target.body,
         )
         return run_wrk(wrk, spec, meters=meters)
 

@@ -25,6 +25,8 @@ class Target:
     headers: dict[str, str] | None
     baseline_label: str
     workload: baseline.Workload
+    method: str = "GET"
+    body: str | None = None
 
 
 @dataclass

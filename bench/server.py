@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,13 +162,16 @@ def _environment(data_dir: Path, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def mosaic_server() -> Iterator[RunningServer]:
-    """Start ``mosaic serve`` (it migrates first) and stop it, and its PostgreSQL, afterwards."""
+def mosaic_server(settings: Mapping[str, str] | None = None) -> Iterator[RunningServer]:
+    """Start ``mosaic serve`` (it migrates first) and stop it, and its PostgreSQL, afterwards.
+
+    ``settings`` are extra ``MOSAIC_*`` variables a benchmark needs (they are named in its
+    report)."""
     with tempfile.TemporaryDirectory(prefix="mosaic-bench-") as scratch:
         data_dir = Path(scratch) / "data"
         log = Path(scratch) / "server.log"
         port = free_port()
-        environment = _environment(data_dir, port)
+        environment = {**_environment(data_dir, port), **(settings or {})}
         with log.open("wb") as log_file:
             process = subprocess.Popen(
                 [str(MOSAIC), "serve"],

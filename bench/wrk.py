@@ -78,6 +78,9 @@ class LoadSpec:
     threads: int
     duration_seconds: float
     headers: Mapping[str, str] | None = None
+    # A write target: wrk sends this method and body on every request.
+    method: str = "GET"
+    body: str | None = None
 
 
 def run_wrk(
@@ -86,7 +89,7 @@ def run_wrk(
     """Run wrk once; CPU shares cover wrk itself (``load generator``) and ``meters``."""
     with tempfile.TemporaryDirectory(prefix="mosaic-bench-") as scratch:
         script = Path(scratch) / "report.lua"
-        script.write_text(DONE_SCRIPT)
+        script.write_text(_request_script(spec) + DONE_SCRIPT)
         command = [
             wrk,
             f"-t{spec.threads}",
@@ -105,6 +108,17 @@ def run_wrk(
     if completed.returncode != 0:
         raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
     return parse_wrk_output(completed.stdout, cpu_percent=cpu)
+
+
+def _request_script(spec: LoadSpec) -> str:
+    """Lua setting wrk's method and body (headers go on the command line)."""
+    if spec.method == "GET" and spec.body is None:
+        return ""
+    lines = [f"wrk.method = {json.dumps(spec.method)}"]
+    if spec.body is not None:
+        # A JSON string literal is a valid Lua string literal for the ASCII bodies we send.
+        lines.append(f"wrk.body = {json.dumps(spec.body)}")
+    return "\n".join(lines) + "\n"
 
 
 def parse_wrk_output(output: str, *, cpu_percent: dict[str, float] | None = None) -> Measurement:

@@ -84,7 +84,12 @@ def _enclosing_functions(path: Path, name: str) -> list[str]:
 def test_requests_bind_their_tenant_in_the_authentication_dependencies_only() -> None:
     calls = list(_calls_to("bind_tenant"))
 
-    assert sorted({str(path) for path, _ in calls}) == ["identity/dependencies.py"]
+    assert sorted({str(path) for path, _ in calls}) == [
+        "events/worker.py",
+        "identity/dependencies.py",
+    ]
+    # The worker's one choke point: each handler's transaction is bound to its event's tenant.
+    assert _enclosing_functions(Path("events/worker.py"), "bind_tenant") == ["_handle"]
     # Authentication binds the credential's tenant; accepting an invitation (the one request
     # that joins another tenant) binds the tenant its verified token names. Nothing else.
     assert sorted(_enclosing_functions(Path("identity/dependencies.py"), "bind_tenant")) == [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,13 +18,15 @@ from mosaic.core.errors import install_error_handlers
 from mosaic.core.etag import ETagMiddleware
 from mosaic.core.health import router as health_router
 from mosaic.core.idempotency import IdempotentReplay
-from mosaic.core.mail import FolderMailer
+from mosaic.core.mail import create_mailer
 from mosaic.core.metrics import HttpMetrics, MetricsMiddleware
 from mosaic.core.metrics import router as metrics_router
 from mosaic.core.rate_limiting import RateLimiter, RateLimitMiddleware, RequestLimits
 from mosaic.core.request_middleware import RequestContextMiddleware
 from mosaic.core.settings import Settings
 from mosaic.core.tracing import Tracing
+from mosaic.events.admin_api import router as events_admin_router
+from mosaic.events.runtime import EventRuntime
 from mosaic.identity.api import router as identity_router
 from mosaic.identity.audit_api import router as audit_router
 from mosaic.identity.auth_api import router as auth_router
@@ -36,14 +38,33 @@ from mosaic.identity.oidc_api import router as browser_auth_router
 from mosaic.identity.session_service import SESSION_COOKIE
 from mosaic.identity.signing_keys import ensure_signing_key
 from mosaic.identity.users_api import router as users_router
+from mosaic.legacies.api import router as legacies_router
 from mosaic.legacies.roles import LegacyRoleSource
+from mosaic.media.api import router as media_router
+from mosaic.media.blobs_api import router as media_blobs_router
+from mosaic.media.storage import build_blob_store
+from mosaic.media.storage.factory import LOCAL_BLOBS_PATH
+from mosaic.media.upload_rules import MAX_MEDIA_BYTES
 from mosaic.privacy.api import router as privacy_router
+from mosaic.scheduling.runner import scheduler_running
+from mosaic.stories.api import router as stories_router
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
-    """Build the API application for one database location."""
+def create_app(
+    settings: Settings,
+    location: DatabaseLocation,
+    *,
+    run_worker: bool = False,
+    run_scheduler: bool = False,
+) -> FastAPI:
+    """Build the API application for one database location.
+
+    ``run_worker``: also relay the outbox and run the event consumers in this process;
+    ``run_scheduler``: also run a scheduler (``mosaic serve`` does both, unless
+    ``MOSAIC_RUN_WORKER=false`` or ``MOSAIC_SCHEDULER_IN_SERVE=false``).
+    """
     # Roles below the tenant come from the domain modules that own them.
     resolver.register(LegacyRoleSource())
 
@@ -55,10 +76,18 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
         async with database.sessionmaker() as session, session.begin():
             await ensure_signing_key(session, secret_key=secret_key)
             await identity.keys.load(session)
+        events = EventRuntime(settings, location, registry=metrics.registry)
+        app.state.events = events
+        if run_worker:
+            await events.start()
         try:
-            yield
+            async with AsyncExitStack() as background:
+                if run_scheduler:
+                    await background.enter_async_context(scheduler_running(settings, location))
+                yield
         finally:
             try:
+                await events.stop()
                 await database.dispose()
             finally:
                 tracing.shutdown()  # flushes the spans still buffered
@@ -73,8 +102,8 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     )
     secret_key = settings.security.secret_key.get_secret_value()
     limiter = RateLimiter.from_url(settings.rate_limits.redis_url)
-    # Development delivery until SMTP arrives with notifications: one .eml file per message.
-    mailer = FolderMailer(settings.mail_dir, sender=settings.mail.mail_from)
+    # A folder of .eml files in development, SMTP when MOSAIC_MAIL_BACKEND=smtp.
+    mailer = create_mailer(settings)
     identity = IdentityComponents.build(
         settings.identity, secret_key=secret_key, limiter=limiter, mailer=mailer
     )
@@ -83,6 +112,7 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.state.tracing = tracing
     app.state.identity = identity
     app.state.rate_limiter = limiter
+    app.state.blob_store = build_blob_store(settings)
     install_error_handlers(app)
     install_database_error_handlers(app)
     app.add_exception_handler(IdempotentReplay, _replay)
@@ -95,6 +125,11 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(users_router, prefix=API_PREFIX)
     app.include_router(identities_router, prefix=API_PREFIX)
+    app.include_router(legacies_router, prefix=API_PREFIX)
+    app.include_router(stories_router, prefix=API_PREFIX)
+    app.include_router(media_blobs_router, prefix=API_PREFIX)
+    app.include_router(media_router, prefix=API_PREFIX)
+    app.include_router(events_admin_router, prefix=API_PREFIX)
     app.include_router(browser_auth_router)
     app.include_router(well_known_router)
     app.include_router(privacy_router, prefix=API_PREFIX)
@@ -105,7 +140,12 @@ def create_app(settings: Settings, location: DatabaseLocation) -> FastAPI:
     # all of these, Starlette's ServerErrorMiddleware turns an escaped exception into a 500;
     # FastAPI's own telemetry, when tracing is on, wraps even that.)
     app.add_middleware(ETagMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.server.max_body_bytes,
+        # Only the local blob store's upload route takes a media file's bytes.
+        path_limits={f"{LOCAL_BLOBS_PATH}/": MAX_MEDIA_BYTES},
+    )
     if settings.rate_limits.rate_limit_enabled:
         # Outside the body limit: a throttled client is refused before its body is read.
         app.add_middleware(

@@ -8,9 +8,9 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from types import FrameType
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import structlog
 import typer
@@ -51,6 +51,11 @@ app.add_typer(tenants_app, name="tenants")
 keys_app = typer.Typer(help="Access-token signing keys (operator commands).")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(keys_app, name="keys")
+scheduler_app = typer.Typer(
+    help="The scheduler role: cron and interval jobs, one leader at a time.",
+    invoke_without_command=True,
+)
+app.add_typer(scheduler_app, name="scheduler")
 
 
 @app.command()
@@ -83,7 +88,12 @@ def serve(
             # requests finish for up to graceful_shutdown_seconds), then re-raises the signal,
             # which reaches _stop_on_signals and unwinds through the PostgreSQL stop.
             uvicorn.run(
-                create_app(settings, location),
+                create_app(
+                    settings,
+                    location,
+                    run_worker=settings.events.run_worker,
+                    run_scheduler=settings.scheduler.scheduler_in_serve,
+                ),
                 host=host or settings.server.host,
                 port=port or settings.server.port,
                 log_config=None,
@@ -211,6 +221,79 @@ def keys_rotate() -> None:
 
     kid = _run_as_owner(rotate)
     typer.echo(f"New signing key {kid}; running API processes switch to it within a minute.")
+
+
+@scheduler_app.callback()
+def scheduler(ctx: typer.Context) -> None:
+    """Run the scheduler until SIGINT/SIGTERM; among running schedulers one leads."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from mosaic.scheduling.runner import owner_database, run_scheduler
+
+    async def schedule(
+        settings: Settings, location: DatabaseLocation, signals: _SignalStop
+    ) -> None:
+        database = owner_database(location, settings.database)
+        stop = asyncio.Event()
+
+        async def stop_on_signal() -> None:
+            # The signal handler only records the signal (outside ``interruptible``): running
+            # jobs then finish or are recorded as interrupted, and the leader lock is released.
+            # Polled, since a plain signal handler cannot safely touch the event loop.
+            while signals.received is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            stop.set()
+
+        watcher = asyncio.create_task(stop_on_signal())
+        try:
+            await run_scheduler(settings, database, stop)
+        finally:
+            watcher.cancel()
+            await database.dispose()
+
+    with _operator_errors():
+        settings = _settings()
+        with (
+            _stop_on_signals(exit_code=0) as signals,
+            provision_database(settings.database, exclusive=False) as location,
+        ):
+            with signals.interruptible():
+                if settings.database.migrate_on_start:
+                    runner.upgrade(location.owner_url, settings.database)
+            asyncio.run(schedule(settings, location, signals))
+
+
+@scheduler_app.command("jobs")
+def scheduler_jobs() -> None:
+    """List the scheduled jobs: name, schedule and next due time (UTC)."""
+    from mosaic.scheduling.jobs import scheduled_jobs
+
+    now = datetime.now(UTC)
+    for job in scheduled_jobs(_settings()):
+        due = job.schedule.next_due(now)
+        typer.echo(f"{job.name:<45} {job.schedule!s:<24} next {due:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@scheduler_app.command("runs")
+def scheduler_runs(
+    job: Annotated[str | None, typer.Option(help="Only this job's runs")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first")] = 20,
+) -> None:
+    """List recent job runs, newest first: due time, job, status, attempts, duration, error."""
+    from mosaic.scheduling import repository
+
+    async def runs(session: AsyncSession) -> list[str]:
+        found = await repository.latest_runs(session, job=job, limit=limit)
+        return [
+            f"{run.scheduled_for:%Y-%m-%dT%H:%M:%SZ} {run.job:<45} {run.status.value:<9} "
+            f"attempt {run.attempt} "
+            f"{'' if run.duration_ms is None else f'{run.duration_ms} ms'}"
+            f"{'' if run.error is None else f'  {run.error}'}"
+            for run in found
+        ]
+
+    for line in _run_as_owner(runs):
+        typer.echo(line)
 
 
 def _parse_expiry(value: str) -> datetime:
@@ -357,6 +440,178 @@ def _first_message(exc: ValidationError) -> str:
 
 def _clean(message: str) -> str:
     return message.removeprefix("Value error, ")
+
+
+# --- Domain events: the worker, replays and dead letters -------------------------------------
+
+events_app = typer.Typer(
+    help="Domain events: replays and dead letters (operator commands, run as the database owner).",
+    no_args_is_help=True,
+)
+dead_letters_app = typer.Typer(help="Deliveries consumers gave up on.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+events_app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@app.command()
+def worker(
+    consumer: Annotated[
+        list[str] | None, typer.Option(help="Run only this consumer (repeatable; default: all)")
+    ] = None,
+    relay: Annotated[bool, typer.Option(help="Also relay the outbox to the bus")] = True,
+) -> None:
+    """Relay the outbox and run the event consumers until SIGINT/SIGTERM (in-flight finish)."""
+    from mosaic.events.consumers import CONSUMER_NAMES, consumers
+
+    unknown = sorted(set(consumer or ()) - set(CONSUMER_NAMES))
+    if unknown:
+        _fail(f"Unknown --consumer {', '.join(unknown)}: known are {', '.join(CONSUMER_NAMES)}.")
+    with _operator_errors(), _database() as (settings, location):
+        table = consumers(settings)
+        chosen = {name: table[name] for name in consumer} if consumer else table
+        if settings.database.migrate_on_start:
+            runner.upgrade(location.owner_url, settings.database)
+        asyncio.run(_run_worker(settings, location, chosen, relay=relay))
+
+
+async def _run_worker(
+    settings: Settings, location: DatabaseLocation, consumers: dict[str, Any], *, relay: bool
+) -> None:
+    from mosaic.events.runtime import EventRuntime
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    # SIGINT/SIGTERM stop taking work and let in-flight handlers finish.
+    for sig in _STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopping.set)
+    runtime = EventRuntime(settings, location, consumers=consumers)
+    try:
+        await runtime.start(relay=relay)
+        logger.info("worker_started", consumers=sorted(consumers), relay=relay)
+        await stopping.wait()
+        logger.info("worker_stopping")
+    finally:
+        await runtime.stop()
+        for sig in _STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous[sig])
+
+
+@events_app.command("replay")
+def events_replay(
+    consumer: Annotated[str, typer.Option(help="The consumer to re-deliver to")],
+    since: Annotated[str, typer.Option(help="ISO 8601 with a time zone, e.g. 2030-01-31T00:00Z")],
+) -> None:
+    """Re-deliver the published events still in the outbox since SINCE to one consumer."""
+    from mosaic.events.bus_factory import create_bus
+    from mosaic.events.consumers import CONSUMER_NAMES, consumers
+    from mosaic.events.replay import replay_since
+
+    if consumer not in CONSUMER_NAMES:
+        _fail(f"Unknown --consumer {consumer}: known are {', '.join(CONSUMER_NAMES)}.")
+    moment = _parse_moment(since, "--since")
+
+    async def replay(settings: Settings, location: DatabaseLocation) -> int:
+        bus = create_bus(settings, location)
+        await bus.start()
+        try:
+            return await replay_since(
+                location.owner_url,
+                bus,
+                consumer_name=consumer,
+                consumer=consumers(settings)[consumer],
+                since=moment,
+            )
+        finally:
+            await bus.close()
+
+    with _operator_errors(), _database() as (settings, location):
+        runner.upgrade(location.owner_url, settings.database)
+        count = asyncio.run(replay(settings, location))
+    typer.echo(f"Re-delivered {count} events to {consumer}.")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    consumer: Annotated[str | None, typer.Option(help="Only this consumer's")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+) -> None:
+    """List dead letters, oldest first, one JSON object a line."""
+    from mosaic.events import dead_letters
+    from mosaic.events.schemas import DeadLetterSummary
+
+    async def rows(session: AsyncSession) -> list[str]:
+        found = await dead_letters.list_dead_letters(
+            session, consumer=consumer, after=None, limit=limit
+        )
+        return [DeadLetterSummary.model_validate(row).model_dump_json() for row in found]
+
+    for line in _run_as_owner(rows):
+        typer.echo(line)
+
+
+@dead_letters_app.command("show")
+def dead_letters_show(dead_letter_id: Annotated[int, typer.Argument(help="Its id")]) -> None:
+    """Print one dead letter, its body and reason included, as JSON."""
+    from mosaic.events import dead_letters
+    from mosaic.events.schemas import DeadLetterRead
+
+    async def show(session: AsyncSession) -> str:
+        found = await dead_letters.get(session, dead_letter_id)
+        return DeadLetterRead.model_validate(found).model_dump_json(indent=2)
+
+    typer.echo(_run_as_owner(show))
+
+
+@dead_letters_app.command("replay")
+def dead_letters_replay(dead_letter_id: Annotated[int, typer.Argument(help="Its id")]) -> None:
+    """Re-deliver a dead letter to its consumer (a fresh set of attempts) and drop it."""
+    from mosaic.events import dead_letters
+    from mosaic.events.bus_factory import create_bus
+
+    async def replay(settings: Settings, location: DatabaseLocation) -> str:
+        bus = create_bus(settings, location)
+        await bus.start()
+        try:
+            engine = create_engine(
+                location.owner_url, settings.database, application_name="mosaic-cli"
+            )
+            try:
+                async with create_sessionmaker(engine)() as session, session.begin():
+                    found = await dead_letters.replay(session, bus, dead_letter_id)
+                    return found.consumer
+            finally:
+                await engine.dispose()
+        finally:
+            await bus.close()
+
+    with _operator_errors(), _database() as (settings, location):
+        runner.upgrade(location.owner_url, settings.database)
+        consumer = asyncio.run(replay(settings, location))
+    typer.echo(f"Dead letter {dead_letter_id} re-delivered to {consumer}.")
+
+
+@dead_letters_app.command("discard")
+def dead_letters_discard(dead_letter_id: Annotated[int, typer.Argument(help="Its id")]) -> None:
+    """Delete a dead letter for good."""
+    from mosaic.events import dead_letters
+
+    async def discard(session: AsyncSession) -> None:
+        await dead_letters.discard(session, dead_letter_id)
+
+    _run_as_owner(discard)
+    typer.echo(f"Dead letter {dead_letter_id} discarded.")
+
+
+def _parse_moment(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        _fail(f"Invalid {option} {value!r}: use ISO 8601 with a time zone, e.g. 2030-01-31T00:00Z")
+    return parsed
 
 
 def main() -> None:

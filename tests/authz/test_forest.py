@@ -173,8 +173,8 @@ async def test_a_legacy_role_applies_to_its_stories_only(
     def private(legacy: UUID) -> StoryResource:
         return StoryResource(world.tenant_id, legacy, UUID(int=7), Visibility.PRIVATE, UUID(int=8))
 
-    assert await can(forest, viewer, Action.UPDATE, private(LEGACY_ONE))
-    assert not await can(forest, viewer, Action.UPDATE, private(LEGACY_TWO))
+    assert await can(forest, viewer, Action.MODERATE, private(LEGACY_ONE))
+    assert not await can(forest, viewer, Action.MODERATE, private(LEGACY_TWO))
 
 
 async def test_the_strongest_role_on_the_chain_wins(forest: AsyncSession, world: World) -> None:

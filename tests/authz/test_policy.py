@@ -16,6 +16,7 @@ from mosaic.authz import (
     Action,
     ApiKeyResource,
     AuditEventResource,
+    DeadLetterResource,
     InvitationResource,
     LegacyResource,
     MembershipResource,
@@ -98,17 +99,19 @@ STORY_MATRIX: list[tuple[Action, Visibility, bool, frozenset[str]]] = [
     # and editors inherit, so its contributors and viewers are not the legacy's members.
     (Action.READ, R, False, INHERITING | STAFF | {"service"}),
     (Action.READ, X, False, NOBODY),
-    (Action.READ, X, True, MEMBERS),
+    # Seed 002: a personal story is its author's while they are a member of the legacy.
+    (Action.READ, X, True, INHERITING),
     (Action.LIST, R, False, INHERITING | STAFF | {"service"}),
-    (Action.UPDATE, P, False, frozenset({"owner", "editor", "service"})),
-    (Action.UPDATE, R, False, frozenset({"owner", "editor", "service"})),
+    # Seed 002: "Update story (author only)".
+    (Action.UPDATE, P, False, NOBODY),
+    (Action.UPDATE, R, False, NOBODY),
     (Action.UPDATE, X, False, NOBODY),
     (Action.UPDATE, X, True, INHERITING),
-    (Action.UPDATE, R, True, INHERITING | frozenset({"service"})),
+    (Action.UPDATE, R, True, INHERITING),
     (Action.DELETE, R, False, frozenset({"owner", "admin", "service"})),
     (Action.DELETE, X, False, frozenset({"owner", "admin", "service"})),
     (Action.DELETE, X, True, INHERITING | frozenset({"admin", "service"})),
-    (Action.MODERATE, P, False, STAFF | {"owner", "service"}),
+    (Action.MODERATE, P, False, STAFF | INHERITING | {"service"}),
     (Action.MODERATE, X, False, NOBODY),
     (Action.CREATE, R, True, INHERITING),
     (Action.CREATE, R, False, NOBODY),
@@ -163,6 +166,10 @@ def _other_tenants_audit_event(world: World, _: UUID | None) -> Resource:
     return AuditEventResource(world.other_tenant_id, UUID(int=5))
 
 
+def _dead_letter(world: World, _: UUID | None) -> Resource:
+    return DeadLetterResource(dead_letter_id=6)
+
+
 def _new_legacy(world: World, _: UUID | None) -> Resource:
     return LegacyResource(world.tenant_id)
 
@@ -194,6 +201,10 @@ PLATFORM_MATRIX = [
     ("audit-read", Action.LIST, _audit_event, OWNERS | ADMINS),
     ("audit-other-tenant", Action.LIST, _other_tenants_audit_event, ADMINS),
     ("legacy-create", Action.CREATE, _new_legacy, WRITERS | {"service", "admin"}),
+    ("dead-letter-list", Action.LIST, _dead_letter, ADMINS),
+    ("dead-letter-read", Action.READ, _dead_letter, ADMINS),
+    ("dead-letter-replay", Action.UPDATE, _dead_letter, ADMINS),
+    ("dead-letter-discard", Action.DELETE, _dead_letter, ADMINS),
 ]
 
 

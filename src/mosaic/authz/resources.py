@@ -34,6 +34,7 @@ class ResourceKind(StrEnum):
     CONSENT = "consent"
     MEDIA = "media"
     PERSONAL_DATA = "personal_data"
+    DEAD_LETTER = "dead_letter"
 
 
 class Visibility(StrEnum):
@@ -151,6 +152,19 @@ class AuditEventResource(Resource):
 
     def describe(self) -> str:
         return f"audit_event:{self.event_id or '*'}"
+
+
+@dataclass(frozen=True)
+class DeadLetterResource(Resource):
+    """An event delivery a consumer gave up on: installation-wide, no tenant owns it."""
+
+    tenant_id: UUID | None = None
+    dead_letter_id: int | None = None
+
+    kind: ClassVar[ResourceKind] = ResourceKind.DEAD_LETTER
+
+    def describe(self) -> str:
+        return f"dead_letter:{self.dead_letter_id or '*'}"
 
 
 @dataclass(frozen=True)

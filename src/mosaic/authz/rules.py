@@ -196,27 +196,32 @@ RULES: dict[tuple[ResourceKind, Action], tuple[Grant, ...]] = {
     (K.LEGACY_INVITATION, A.CREATE):   ((OWNER,), (ADMIN,)),
     (K.LEGACY_INVITATION, A.DELETE):   ((OWNER,), (ADMIN,)),
     (K.LEGACY_INVITATION, A.ACCEPT):   ((ADDRESSEE,), (OPEN_LINK, COMMUNITY)),
-    # Seed 002: public for anyone, private for the legacy's members, personal for its author.
-    (K.STORY, A.LIST):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, COMMUNITY),
+    # Seed 002: public for anyone, private for the legacy's members, personal for its author
+    # while a member ("member sees public + private + own personal; non-member only public").
+    (K.STORY, A.LIST):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, VIEWER),
                                         (SHARED, STAFF)),
-    (K.STORY, A.READ):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, COMMUNITY),
+    (K.STORY, A.READ):                 ((PUBLIC,), (PRIVATE, VIEWER), (PERSONAL, OWN, VIEWER),
                                         (SHARED, STAFF)),
     (K.STORY, A.CREATE):               ((OWN, CONTRIBUTOR),),
-    (K.STORY, A.UPDATE):               ((OWN, CONTRIBUTOR), (SHARED, EDITOR)),
+    # Seed 002: "Update story (author only)", "Delete story (author or creator)".
+    (K.STORY, A.UPDATE):               ((OWN, CONTRIBUTOR),),
     (K.STORY, A.DELETE):               ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
-    (K.STORY, A.MODERATE):             ((SHARED, STAFF), (SHARED, OWNER)),
+    # Moderators of a legacy's stories: platform staff, and the legacy's owners and editors (a
+    # tenant's owners and editors inherit); a personal story is its author's alone.
+    (K.STORY, A.MODERATE):             ((SHARED, STAFF), (SHARED, EDITOR)),
     # Anyone who can read a story may flag it (the service checks the read first); the queue is
-    # the moderators' and the owners of the legacy.
+    # the moderators'.
     (K.STORY_FLAG, A.CREATE):          ((COMMUNITY,), (VIEWER,)),
-    (K.STORY_FLAG, A.LIST):            ((STAFF,), (OWNER,)),
-    (K.STORY_FLAG, A.READ):            ((STAFF,), (OWNER,), (OWN,)),
-    (K.STORY_FLAG, A.UPDATE):          ((STAFF,), (OWNER,)),
-    # Consent records name living people: the story's author and the legacy's editors.
+    (K.STORY_FLAG, A.LIST):            ((STAFF,), (EDITOR,)),
+    (K.STORY_FLAG, A.READ):            ((STAFF,), (EDITOR,), (OWN,)),
+    (K.STORY_FLAG, A.UPDATE):          ((STAFF,), (EDITOR,)),
+    # Consent records name living people: the story's author and the legacy's editors see them;
+    # the author and the legacy's owners record them.
     (K.CONSENT, A.LIST):               ((OWN,), (EDITOR,), (STAFF,)),
     (K.CONSENT, A.READ):               ((OWN,), (EDITOR,), (STAFF,)),
-    (K.CONSENT, A.CREATE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
-    (K.CONSENT, A.UPDATE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
-    (K.CONSENT, A.DELETE):             ((OWN, CONTRIBUTOR), (EDITOR,), (ADMIN,)),
+    (K.CONSENT, A.CREATE):             ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
+    (K.CONSENT, A.UPDATE):             ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
+    (K.CONSENT, A.DELETE):             ((OWN, CONTRIBUTOR), (OWNER,), (ADMIN,)),
     # A legacy's media are its members'; media without a legacy are their uploader's alone.
     (K.MEDIA, A.LIST):                 ((VIEWER,), (OWN,), (STAFF,)),
     (K.MEDIA, A.READ):                 ((VIEWER,), (OWN,), (STAFF,)),
@@ -225,6 +230,11 @@ RULES: dict[tuple[ResourceKind, Action], tuple[Grant, ...]] = {
     # A user's own data: exported by them; erased by them or an administrator.
     (K.PERSONAL_DATA, A.READ):         ((OWN,), (ADMIN,)),
     (K.PERSONAL_DATA, A.DELETE):       ((OWN,), (ADMIN,)),
+    # Dead letters span tenants (the event bus is the installation's): its administrators'.
+    (K.DEAD_LETTER, A.LIST):           ((ADMIN,),),
+    (K.DEAD_LETTER, A.READ):           ((ADMIN,),),
+    (K.DEAD_LETTER, A.UPDATE):         ((ADMIN,),),
+    (K.DEAD_LETTER, A.DELETE):         ((ADMIN,),),
 }  # fmt: skip
 
 # What an API key must carry for each (kind, action); a user's key also needs the user's role.
@@ -257,6 +267,7 @@ REQUIRED_SCOPES: dict[tuple[ResourceKind, Action], str] = {
     **{(K.MEDIA, action): "media:write" for action in _WRITES},
     (K.PERSONAL_DATA, A.READ): "account:export",
     (K.PERSONAL_DATA, A.DELETE): "account:erase",
+    **{(K.DEAD_LETTER, action): "events:admin" for action in (*_READS, A.UPDATE, A.DELETE)},
 }
 
 # Every scope an API key may be given.
@@ -266,7 +277,12 @@ KNOWN_SCOPES = frozenset(REQUIRED_SCOPES.values())
 # another tenant, and the audit log is installation-wide (its rows name their tenant, and the
 # owner's role is checked in that tenant).
 CROSS_TENANT: frozenset[tuple[ResourceKind, Action]] = frozenset(
-    {(K.INVITATION, A.ACCEPT), (K.AUDIT_EVENT, A.LIST), (K.AUDIT_EVENT, A.READ)}
+    {
+        (K.INVITATION, A.ACCEPT),
+        (K.AUDIT_EVENT, A.LIST),
+        (K.AUDIT_EVENT, A.READ),
+        *((K.DEAD_LETTER, action) for action in (A.LIST, A.READ, A.UPDATE, A.DELETE)),
+    }
 )
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.errors import IdempotencyKeyInProgress, IdempotencyKeyReused, ValidationFailed
@@ -154,3 +155,15 @@ class IdempotentCreate:
     def _binding(self) -> bytes:
         # Ties a sealed answer to its record: it cannot be replayed under another key.
         return f"{self.tenant_id}/{self.principal}/{self.key}".encode()
+
+
+async def purge_expired_idempotency_records(session: AsyncSession, *, now: datetime) -> int:
+    """Delete every tenant's expired records (a scheduler job, run as the owner); the count.
+
+    ``reserve`` already forgets an expired record when its key comes back; this removes the
+    ones whose key never does.
+    """
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)
+    )
+    return result.rowcount if isinstance(result, CursorResult) else 0

@@ -198,12 +198,39 @@ class RateLimitSettings(_Section):
     rate_limit_writes_per_subject: RateLimitNotation = "300/minute"
 
 
-class MailSettings(_Section):
-    """Outgoing mail; for now written to a folder (SMTP arrives with notifications)."""
+class MailBackend(StrEnum):
+    FOLDER = "folder"
+    SMTP = "smtp"
 
+
+class SmtpSecurity(StrEnum):
+    """How the SMTP connection is protected: STARTTLS (port 587), TLS from the start (465)."""
+
+    STARTTLS = "starttls"
+    SSL = "ssl"
+    # Plain text: only for a relay on the same host or a test server.
+    NONE = "none"
+
+
+class MailSettings(_Section):
+    """Outgoing mail: ``.eml`` files in a folder (development) or an SMTP server."""
+
+    mail_backend: MailBackend = MailBackend.FOLDER
     # Unset: ``<MOSAIC_DATA_DIR>/mail``.
     mail_dir: Path | None = None
     mail_from: str = Field(default="Mosaic <no-reply@localhost>", min_length=3, max_length=320)
+    smtp_host: str | None = Field(default=None, min_length=1, max_length=253)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_username: str | None = Field(default=None, min_length=1)
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _smtp_needs_a_host(self) -> MailSettings:
+        if self.mail_backend is MailBackend.SMTP and self.smtp_host is None:
+            raise ValueError("MOSAIC_SMTP_HOST must be set when MOSAIC_MAIL_BACKEND=smtp")
+        return self
 
 
 class ObservabilitySettings(_Section):
@@ -220,6 +247,79 @@ class ObservabilitySettings(_Section):
     otel_service_name: str = "mosaic"
 
 
+class MediaBackend(StrEnum):
+    LOCAL = "local"  # files under the data directory, URLs served by Mosaic itself
+    S3 = "s3"  # an S3 bucket (or anything speaking its API), presigned URLs
+
+
+class MediaSettings(_Section):
+    """Where media blobs live, how long upload and download URLs work, each user's quota."""
+
+    media_backend: MediaBackend = MediaBackend.LOCAL
+    # Local backend; unset: ``<MOSAIC_DATA_DIR>/media``.
+    media_dir: Path | None = None
+    # S3 backend: the bucket must exist; credentials come from the usual AWS chain unless set.
+    media_s3_bucket: str = "mosaic-media"
+    media_s3_endpoint_url: str | None = None
+    media_s3_region: str = "us-east-1"
+    media_s3_access_key_id: str | None = None
+    media_s3_secret_access_key: SecretStr | None = None
+    # Seed 002's FAQ: 100 MB per user, counting uploads still pending.
+    media_quota_bytes_per_user: int = Field(default=100 * 1024 * 1024, ge=0)
+    media_upload_url_ttl_seconds: int = Field(default=900, ge=30, le=7 * 24 * 3600)
+    media_download_url_ttl_seconds: int = Field(default=300, ge=30, le=7 * 24 * 3600)
+
+
+class EventBusKind(StrEnum):
+    """Which message bus carries domain events (docs/events.md)."""
+
+    POSTGRES = "postgres"
+    RABBITMQ = "rabbitmq"
+    SNS_SQS = "sns-sqs"
+
+
+class EventsSettings(_Section):
+    """The event bus, the relay and the worker's consumers."""
+
+    model_config = SettingsConfigDict(env_prefix="MOSAIC_EVENTS_", extra="ignore", frozen=True)
+
+    bus: EventBusKind = EventBusKind.POSTGRES
+    # Published outbox rows are kept this long: what ``mosaic events replay`` can re-deliver.
+    retention_days: int = Field(default=7, ge=0, le=3650)
+    # Deliveries of one event to one consumer before it becomes a dead letter.
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    # Retry n waits base * 2**(n-1) seconds, with full jitter, capped at max_backoff.
+    base_backoff_seconds: float = Field(default=1.0, ge=0, le=3600)
+    max_backoff_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    # Handlers running at once, per consumer.
+    concurrency: int = Field(default=4, ge=1, le=256)
+    # Deliveries fetched ahead of the handlers, per consumer.
+    prefetch: int = Field(default=32, ge=1, le=1000)
+    # The relay and the consumers wake on NOTIFY; this poll only catches a missed one.
+    poll_interval_seconds: float = Field(default=5.0, gt=0, le=300)
+    # PostgreSQL bus: how long a claimed delivery stays invisible to other workers; a worker
+    # that dies mid-handler has its deliveries handed out again after this.
+    lease_seconds: float = Field(default=60.0, gt=0, le=43_200)
+    # Outbox rows the relay publishes per round.
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # ``mosaic serve`` runs the relay and the consumers in-process unless this is false.
+    run_worker: bool = Field(
+        default=True, validation_alias=AliasChoices("MOSAIC_RUN_WORKER", "MOSAIC_EVENTS_RUN_WORKER")
+    )
+
+
+class SchedulerSettings(_Section):
+    """The scheduler role: how often a follower asks for the leadership, and the leader looks."""
+
+    # A follower tries the leader lock this often: the longest a dead leader goes unreplaced.
+    scheduler_poll_seconds: float = Field(default=10.0, gt=0, le=300)
+    # The leader wakes at least this often (to check its lock and the jobs' due times).
+    scheduler_tick_seconds: float = Field(default=5.0, gt=0, le=60)
+    # ``mosaic serve`` also runs a scheduler (so ``make run`` has one); off where schedulers
+    # run as their own deployment, or in tests that must not see rows purged under them.
+    scheduler_in_serve: bool = True
+
+
 class Settings(_Section):
     """All settings; each concern is its own section."""
 
@@ -230,11 +330,21 @@ class Settings(_Section):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    rabbitmq: RabbitMQSettings = Field(default_factory=lambda: RabbitMQSettings())
+    sns_sqs: SnsSqsSettings = Field(default_factory=lambda: SnsSqsSettings())
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     @property
     def mail_dir(self) -> Path:
         """Where the folder mailer writes: ``MOSAIC_MAIL_DIR``, else ``<data dir>/mail``."""
         return self.mail.mail_dir or self.database.data_dir / "mail"
+
+    @property
+    def media_dir(self) -> Path:
+        """The local blob store's files: ``MOSAIC_MEDIA_DIR``, else ``<data dir>/media``."""
+        return self.media.media_dir or self.database.data_dir / "media"
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
@@ -300,6 +410,9 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
         IdentitySettings,
         RateLimitSettings,
         MailSettings,
+        MediaSettings,
+        EventsSettings,
+        SchedulerSettings,
     )
 }
 
@@ -308,3 +421,39 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return load_settings()
+
+
+class RabbitMQSettings(_Section):
+    """The RabbitMQ event bus (``MOSAIC_EVENTS_BUS=rabbitmq``)."""
+
+    rabbitmq_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # The durable topic exchange events are published to; queues are named after it.
+    rabbitmq_exchange: str = Field(default="mosaic.events", min_length=1, max_length=200)
+    # Unacknowledged deliveries per consumer channel, unless the worker asks for another.
+    rabbitmq_prefetch: int = Field(default=32, ge=1, le=65535)
+
+
+class SnsSqsSettings(_Section):
+    """The SNS/SQS event bus (``MOSAIC_EVENTS_BUS=sns-sqs``); credentials come from the usual
+    AWS chain (environment, shared files, instance or task role), never from here."""
+
+    # Unset: AWS itself; set for LocalStack, moto or a VPC endpoint.
+    sns_sqs_endpoint_url: str | None = None
+    sns_sqs_region: str = Field(
+        default="eu-central-1",
+        validation_alias=AliasChoices("MOSAIC_SNS_SQS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    sns_sqs_topic_name: str = Field(default="mosaic-domain-events", min_length=1, max_length=256)
+    # Each consumer's queue is ``<prefix><consumer>``, its dead-letter queue ``…-dlq``.
+    sns_sqs_queue_prefix: str = Field(default="mosaic-", max_length=40)
+    # The worker's maximum attempts: SQS moves a message received this often to the DLQ.
+    sns_sqs_max_receive_count: int = Field(default=10, ge=1, le=1000)
+    # How long a received message stays invisible to others while its handler runs.
+    sns_sqs_visibility_timeout_seconds: int = Field(default=60, ge=1, le=43200)
+    # Long polling: how long one ReceiveMessage waits for messages to arrive.
+    sns_sqs_wait_seconds: int = Field(default=20, ge=0, le=20)
+
+
+_SECTIONS.update({section.__name__: section for section in (RabbitMQSettings, SnsSqsSettings)})
+# The bus sections are declared after ``Settings``; resolve its annotations now they exist.
+Settings.model_rebuild()

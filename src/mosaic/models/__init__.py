@@ -5,7 +5,15 @@ from mosaic.models.audit_event import AuditEvent
 from mosaic.models.base import Base, TenantOwned
 from mosaic.models.browser_session import BrowserSession
 from mosaic.models.consent_record import ConsentRecord, ConsentStatus
+from mosaic.models.event_audit_entry import EventAuditEntry
+from mosaic.models.event_bus import (
+    EventDeadLetter,
+    EventDelivery,
+    EventSubscription,
+    ProcessedEvent,
+)
 from mosaic.models.idempotency_record import IdempotencyRecord
+from mosaic.models.job_run import JobRun, JobRunStatus
 from mosaic.models.legacy import Legacy
 from mosaic.models.legacy_invitation import LegacyInvitation
 from mosaic.models.legacy_member import LegacyMember
@@ -32,10 +40,16 @@ __all__ = [
     "BrowserSession",
     "ConsentRecord",
     "ConsentStatus",
+    "EventAuditEntry",
+    "EventDeadLetter",
+    "EventDelivery",
+    "EventSubscription",
     "FlagReason",
     "FlagResolution",
     "FlagState",
     "IdempotencyRecord",
+    "JobRun",
+    "JobRunStatus",
     "Legacy",
     "LegacyInvitation",
     "LegacyMember",
@@ -47,6 +61,7 @@ __all__ = [
     "OutboxEvent",
     "PasswordResetToken",
     "PlatformRole",
+    "ProcessedEvent",
     "ProvenanceMixin",
     "RefreshToken",
     "ScopeRole",

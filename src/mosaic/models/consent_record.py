@@ -16,7 +16,7 @@ from mosaic.models.provenance import ProvenanceMixin
 class ConsentStatus(StrEnum):
     REQUESTED = "requested"
     GRANTED = "granted"
-    REFUSED = "refused"
+    DENIED = "denied"
     WITHDRAWN = "withdrawn"
 
 

@@ -2,15 +2,27 @@
 
 A row is created ``pending`` when an upload URL is handed out, becomes ``ready`` once the
 uploaded bytes were checked (size, magic bytes), or is removed with its blob when they fail.
+Images are then processed once by the worker: a thumbnail blob and the image's facts, or the
+reason processing failed (``processing_error``); ``processed_at`` says it was tried.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mosaic.models.base import Base, IdMixin, TenantOwned, TimestampMixin, str_enum
@@ -44,3 +56,9 @@ class Media(IdMixin, TimestampMixin, ProvenanceMixin, TenantOwned, Base):
         str_enum(MediaState, "media_state"), default=MediaState.PENDING
     )
     upload_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(1024))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    image_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processing_error: Mapped[str | None] = mapped_column(String(200))

@@ -27,10 +27,15 @@ class StoryVisibility(StrEnum):
 
 
 class ModerationState(StrEnum):
-    """Whether moderators have hidden a story; a flag alone hides nothing."""
+    """Whether moderators have hidden or removed a story; a flag alone hides nothing.
+
+    Hidden and removed stories vanish from every reader but the moderators; "removed" says
+    the content broke the rules, "hidden" only that it waits out a dispute.
+    """
 
     VISIBLE = "visible"
     HIDDEN = "hidden"
+    REMOVED = "removed"
 
 
 class Story(IdMixin, TimestampMixin, ProvenanceMixin, TenantOwned, Base):

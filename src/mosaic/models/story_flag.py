@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mosaic.models.base import Base, IdMixin, TenantOwned, TimestampMixin, str_enum
+from mosaic.models.provenance import ProvenanceMixin
 
 
 class FlagReason(StrEnum):
@@ -26,15 +27,28 @@ class FlagState(StrEnum):
 
 
 class FlagResolution(StrEnum):
-    """What moderators decided: keep the story as it is, or hide it."""
+    """What moderators decided: dismiss the flag (the story stays), hide or remove the story."""
 
-    KEPT = "kept"
+    DISMISSED = "dismissed"
     HIDDEN = "hidden"
+    REMOVED = "removed"
 
 
-class StoryFlag(IdMixin, TimestampMixin, TenantOwned, Base):
+class StoryFlag(IdMixin, TimestampMixin, ProvenanceMixin, TenantOwned, Base):
     __tablename__ = "story_flags"
-    __table_args__ = (Index(None, "tenant_id", "state", "id"), Index(None, "tenant_id", "story_id"))
+    __table_args__ = (
+        Index(None, "tenant_id", "state", "id"),
+        Index(None, "tenant_id", "story_id"),
+        # One open flag per user per story: a second one is a 409, not a louder voice.
+        Index(
+            "uq_story_flags_open_per_user",
+            "tenant_id",
+            "story_id",
+            "flagged_by",
+            unique=True,
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
 
     story_id: Mapped[UUID] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     flagged_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

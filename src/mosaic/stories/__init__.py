@@ -1,1 +1,1 @@
-"""Stories: what people remember about a legacy, their revisions, flags and consents."""
+"""Stories: Markdown about a legacy, its revisions, moderation flags and consent records."""

@@ -1,7 +1,9 @@
-"""Legacies (slots for the legacies package).
+"""Legacies (slot for the legacies package): no schema change.
 
-Reserved in the migration chain so that packages built in parallel keep one linear history;
-empty until its package needs schema.
+Reserved in the migration chain so that packages built in parallel keep one linear history.
+The legacies package needs nothing beyond migration 0008: its tables, their row-level security
+and the GIN trigram index on ``legacies.name`` that search uses (``ix_legacies_name_trgm``)
+are created there.
 
 Revision ID: 0009
 Revises: 0008

@@ -1,0 +1,357 @@
+"""Benchmark ``stories``: listing a page of a large legacy and writing stories, over HTTP,
+beside raw asyncpg doing the same database work in the same run (issue [3/4], seed 003
+SC-001: p95 under 200 ms at 500 requests/s is the floor)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+import httpx
+import uuid_utils
+
+from bench import baseline
+from bench.api import measure_targets
+from bench.api_results import Results, Target, result_rows
+from bench.machine import describe, load_average
+from bench.options import RunOptions
+from bench.report import markdown_table, text_table
+from bench.server import RunningServer, mosaic_server
+from bench.stats import median_measurement
+from bench.wrk import ensure_wrk, wrk_version
+from mosaic.core.embedded_postgres import DATABASE_NAME
+from mosaic.core.settings import DatabaseSettings
+
+NAME = "stories"
+STORIES_IN_LEGACY = 10_000
+PAGE_SIZE = 20
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway benchmark account
+SUPERUSER = "postgres"
+# What the benchmark changes in the server's defaults, and why (the report repeats it):
+SERVER_SETTINGS = {
+    # Seed 002's 10 stories a minute per user would turn the write target into a 429 test.
+    "MOSAIC_RATE_LIMIT_ENABLED": "false",
+}
+STORY_BODY = {
+    "title": "A summer at the lake",
+    "content": "We rowed out every morning. *She* always won.\n\n- the dock\n- the boat",
+    "visibility": "private",
+    "tags": ["summer", "lake"],
+}
+
+# The statements behind each endpoint, minus authentication (token verification and the
+# user's status, which the app also checks): bind the tenant, find the legacy, the caller's
+# membership, then the work itself.
+BIND_TENANT = "SELECT set_config('mosaic.tenant_id', $1, true)"
+FIND_LEGACY = "SELECT id, tenant_id, name FROM legacies WHERE id = $1 AND deleted_at IS NULL"
+FIND_MEMBER = "SELECT role, state FROM legacy_members WHERE legacy_id = $1 AND user_id = $2"
+LIST_PAGE = (
+    "SELECT * FROM stories WHERE legacy_id = $1 AND deleted_at IS NULL "
+    "AND moderation_state = 'visible' "
+    "AND (visibility IN ('public', 'private') OR author_id = $2) "
+    "ORDER BY id DESC LIMIT $3"
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The legacy under load: its id, tenant, the member who reads and writes, a template
+    story (copied to make the others) and the request headers."""
+
+    legacy_id: UUID
+    tenant_id: UUID
+    user_id: UUID
+    template_story_id: UUID
+    bearer: dict[str, str]
+
+
+def run(options: RunOptions) -> str:
+    """Measure, print the table, and return the Markdown section."""
+    wrk = ensure_wrk()
+    database = DatabaseSettings()
+    pool_size = database.pool_size + database.pool_max_overflow
+    with mosaic_server(SERVER_SETTINGS) as server:
+        stories = STORIES_IN_LEGACY if not options.quick else 500
+        seeded = _seed(server, stories)
+        statements = asyncio.run(_copy_statements(server))
+        body = json.dumps({"legacy_id": str(seeded.legacy_id), **STORY_BODY})
+        headers = {**seeded.bearer, "Content-Type": "application/json"}
+        targets = [
+            Target(
+                label=f"GET /api/v1/stories?legacy_id=…&limit={PAGE_SIZE}",
+                description=(
+                    f"a member lists the newest page of {PAGE_SIZE} from a legacy with "
+                    f"{stories:,} stories (`Authorization: Bearer`, visibility filtered)."
+                ),
+                path=f"/api/v1/stories?legacy_id={seeded.legacy_id}&limit={PAGE_SIZE}",
+                headers=seeded.bearer,
+                baseline_label="asyncpg: bind tenant, legacy, member, page (1 transaction)",
+                workload=_list_page(seeded),
+            ),
+            Target(
+                label="POST /api/v1/stories",
+                description=(
+                    "a member writes a story: validation, Markdown rendered and sanitized, "
+                    "the story, its first revision and its `StoryCreated` outbox event in one "
+                    "transaction."
+                ),
+                path="/api/v1/stories",
+                headers=headers,
+                method="POST",
+                body=body,
+                baseline_label="asyncpg: bind tenant, legacy, member, 3 inserts (1 transaction)",
+                workload=_create_story(seeded, statements),
+            ),
+        ]
+        _check(server, targets)
+        connection = baseline.BaselineTarget(
+            postmaster=server.postmaster,
+            user=database.app_role,
+            database=DATABASE_NAME,
+            pool_size=pool_size,
+            statement_timeout_ms=database.statement_timeout_ms,
+        )
+        machine = describe(
+            postgres_version=baseline.server_version(connection),
+            load_generator=f"{wrk_version(wrk)}, {options.load_threads} threads",
+        )
+        series, ceiling = measure_targets(wrk, server, connection, targets, options)
+        machine.append(("Load average as measuring ended", load_average()))
+    results = Results(series=series, ceiling=ceiling, machine=machine, notes=[])
+    print()
+    print(text_table(*result_rows(results)))
+    print()
+    return _markdown(results, options, pool_size, stories)
+
+
+def _seed(server: RunningServer, stories: int) -> Seeded:
+    """A user, a legacy and one story through the API; the rest copied from it in SQL."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        email = "bench-stories@example.com"
+        _ok(client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD}))
+        login = _ok(client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD}))
+        bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        legacy = _ok(client.post("/api/v1/legacies", json={"name": "Ada Bench"}, headers=bearer))
+        legacy_id = UUID(legacy.json()["id"])
+        story = _ok(
+            client.post(
+                "/api/v1/stories",
+                json={"legacy_id": str(legacy_id), **STORY_BODY},
+                headers=bearer,
+            )
+        )
+        template = UUID(story.json()["id"])
+    tenant_id, user_id = asyncio.run(_copy_stories(server, template, stories - 1))
+    return Seeded(legacy_id, tenant_id, user_id, template, bearer)
+
+
+async def _copy_stories(server: RunningServer, template: UUID, count: int) -> tuple[UUID, UUID]:
+    """Insert ``count`` copies of the template story (new time-ordered ids, numbered titles)
+    as the superuser, and return the template's tenant and author."""
+    connection = await asyncpg.connect(
+        host=server.postmaster.socket_dir, user=SUPERUSER, database=DATABASE_NAME
+    )
+    try:
+        row = await connection.fetchrow(
+            "SELECT tenant_id, author_id FROM stories WHERE id = $1", template
+        )
+        if row is None:
+            raise LookupError("the template story was not written")
+        columns = await _columns(connection, "stories")
+        others = [column for column in columns if column not in ("id", "title")]
+        # Ids minted oldest first, so id order is creation order, as the app's UUIDv7s are.
+        ids = [UUID(str(uuid_utils.uuid7())) for _ in range(count)]
+        await connection.execute(
+            f"INSERT INTO stories (id, title, {', '.join(others)}) "  # noqa: S608 - catalog names
+            f"SELECT new.id, 'Story ' || new.n, {', '.join('s.' + c for c in others)} "
+            "FROM unnest($1::uuid[]) WITH ORDINALITY AS new(id, n), stories s WHERE s.id = $2",
+            ids,
+            template,
+        )
+        await connection.execute("ANALYZE stories")
+        return row["tenant_id"], row["author_id"]
+    finally:
+        await connection.close()
+
+
+async def _columns(connection: asyncpg.Connection[asyncpg.Record], table: str) -> list[str]:
+    rows = await connection.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = $1 "
+        "AND is_generated = 'NEVER' AND identity_generation IS NULL ORDER BY ordinal_position",
+        table,
+    )
+    return [row["column_name"] for row in rows]
+
+
+def _list_page(seeded: Seeded) -> baseline.Workload:
+    async def run(connection: baseline.PooledConnection) -> None:
+        async with connection.transaction():
+            await connection.fetchval(BIND_TENANT, str(seeded.tenant_id))
+            if await connection.fetchrow(FIND_LEGACY, seeded.legacy_id) is None:
+                raise LookupError("row-level security hid the legacy")
+            await connection.fetchrow(FIND_MEMBER, seeded.legacy_id, seeded.user_id)
+            page = await connection.fetch(
+                LIST_PAGE, seeded.legacy_id, seeded.user_id, PAGE_SIZE + 1
+            )
+            if len(page) != PAGE_SIZE + 1:
+                raise LookupError(f"a page of {len(page)} stories")
+
+    return run
+
+
+@dataclass(frozen=True)
+class CopyStatements:
+    """INSERTs copying the template's story and first revision, built from the catalog."""
+
+    story: str
+    revision: str
+
+
+def _create_story(seeded: Seeded, statements: CopyStatements) -> baseline.Workload:
+    """Insert a story, a revision and an outbox event, each copied from the template's rows
+    with new ids: the same rows and indexes the endpoint writes."""
+
+    async def run(connection: baseline.PooledConnection) -> None:
+        story_id = UUID(str(uuid_utils.uuid7()))
+        async with connection.transaction():
+            await connection.fetchval(BIND_TENANT, str(seeded.tenant_id))
+            if await connection.fetchrow(FIND_LEGACY, seeded.legacy_id) is None:
+                raise LookupError("row-level security hid the legacy")
+            await connection.fetchrow(FIND_MEMBER, seeded.legacy_id, seeded.user_id)
+            await connection.execute(statements.story, story_id, seeded.template_story_id)
+            await connection.execute(
+                statements.revision,
+                UUID(str(uuid_utils.uuid7())),
+                story_id,
+                seeded.template_story_id,
+            )
+            await connection.execute(
+                _OUTBOX, UUID(str(uuid_utils.uuid7())), seeded.tenant_id, str(story_id)
+            )
+
+    return run
+
+
+_OUTBOX = (
+    "INSERT INTO outbox_events (id, type, version, occurred_at, tenant_id, resource_kind, "
+    "resource_id, payload) VALUES ($1, 'StoryCreated', 1, now(), $2, 'story', $3, '{}'::jsonb)"
+)
+
+
+def _check(server: RunningServer, targets: Sequence[Target]) -> None:
+    """Each target answers 2xx before anything is measured."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        for target in targets:
+            response = client.request(
+                target.method, target.path, headers=target.headers, content=target.body
+            )
+            if response.status_code >= 300:
+                raise RuntimeError(
+                    f"{target.label} answered {response.status_code}: {response.text[:300]}"
+                )
+
+
+async def _copy_statements(server: RunningServer) -> CopyStatements:
+    connection = await asyncpg.connect(
+        host=server.postmaster.socket_dir, user=SUPERUSER, database=DATABASE_NAME
+    )
+    try:
+        story = [c for c in await _columns(connection, "stories") if c != "id"]
+        revision = [
+            c for c in await _columns(connection, "story_revisions") if c not in ("id", "story_id")
+        ]
+    finally:
+        await connection.close()
+    return CopyStatements(
+        story=(
+            f"INSERT INTO stories (id, {', '.join(story)}) "  # noqa: S608 - catalog names
+            f"SELECT $1, {', '.join(story)} FROM stories WHERE id = $2"
+        ),
+        revision=(
+            f"INSERT INTO story_revisions (id, story_id, {', '.join(revision)}) "  # noqa: S608
+            f"SELECT $1, $2, {', '.join(revision)} FROM story_revisions WHERE story_id = $3 "
+            "ORDER BY version LIMIT 1"
+        ),
+    )
+
+
+def _ok(response: httpx.Response) -> httpx.Response:
+    if response.status_code >= 300:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"{response.status_code}: {response.text[:300]}"
+        )
+    return response
+
+
+def _markdown(results: Results, options: RunOptions, pool_size: int, stories: int) -> str:
+    command = (
+        f"python -m bench {NAME} --quick"
+        if options.quick
+        else f"python -m bench {NAME} --rounds {options.rounds} "
+        f"--duration {options.duration_seconds:g} --connections {options.connections}"
+    )
+    headers, rows = result_rows(results)
+    settings = ", ".join(f"`{name}={value}`" for name, value in SERVER_SETTINGS.items())
+    parts = [
+        "## Stories: a page of a large legacy, and writing stories",
+        f"Measured with `{command}`.",
+    ]
+    if options.quick:
+        parts.append("**Quick smoke run: these figures only show that the harness works.**")
+    parts += [
+        "### Machine",
+        markdown_table(("", ""), [[f"**{label}**", value] for label, value in results.machine]),
+        "### Method",
+        "\n".join(
+            [
+                f"- **Load**: wrk, {options.connections} keep-alive connections over "
+                f"{options.load_threads} threads, {options.duration_seconds:g} s per run, "
+                f"{options.rounds} rounds interleaved with the baseline; medians over rounds.",
+                "- **Server**: `mosaic serve` as a subprocess (one uvicorn process, the relay "
+                "and the event worker in it, embedded PostgreSQL, a pool of up to "
+                f"{pool_size} connections) with {settings}.",
+                f"- **Data**: one registered user owning one legacy with {stories:,} stories "
+                "(one written through the API, the rest copied from it in SQL with "
+                "time-ordered ids); the write target adds to it while the runs go on.",
+                *(
+                    f"- **Target** `{entry.target.label}`: {entry.target.description}"
+                    for entry in results.series
+                ),
+                "- **Baseline**: raw asyncpg as the application's role (row-level security "
+                f"applies), a pool of {pool_size}, {options.connections} concurrent tasks, "
+                "running each endpoint's statements without authentication (token "
+                "verification and the user's status check are Mosaic's extra work).",
+            ]
+        ),
+        f"### Results (medians of {options.rounds} rounds)",
+        markdown_table(headers, rows),
+        "### Against seed 003 SC-001 (p95 < 200 ms at 500 requests/s)",
+        _verdict(results),
+    ]
+    return "\n\n".join(parts)
+
+
+def _verdict(results: Results) -> str:
+    lines = []
+    for entry in results.series:
+        http = median_measurement(entry.http)
+        raw = median_measurement(entry.baseline)
+        rate = f"{http.per_second:,.0f} requests/s"
+        ratio = statistics.median(
+            h.per_second / b.per_second for h, b in zip(entry.http, entry.baseline, strict=True)
+        )
+        meets = http.per_second >= 500 and http.p95_ms < 200
+        lines.append(
+            f"- `{entry.target.label}`: {rate} at p95 {http.p95_ms:.0f} ms — "
+            + ("**meets** the floor" if meets else "**below** the floor")
+            + f" ({http.per_second / 500:.2f}x the rate; raw asyncpg did "
+            f"{raw.per_second:,.0f}/s at p95 {raw.p95_ms:.0f} ms, "
+            f"{ratio:.2f}x of it in Mosaic)."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,28 @@
+"""What a consumer is: the event types it receives and the handler that applies one."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mosaic.events.bus import Envelope
+
+# Subscribes a consumer to every event type (the audit trail).
+ALL_EVENT_TYPES = "*"
+
+# Runs inside a transaction bound to the event's tenant; must not commit. Raising rolls the
+# effect back and the delivery is retried (then dead-lettered).
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A named subscriber; its name keys its queue, its dead letters and its idempotency."""
+
+    event_types: frozenset[str]
+    handler: Handler
+
+    def accepts(self, event_type: str) -> bool:
+        return ALL_EVENT_TYPES in self.event_types or event_type in self.event_types

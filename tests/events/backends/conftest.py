@@ -1,0 +1,249 @@
+"""Bus backends under test: each as a harness that opens buses on its own fresh names.
+
+RabbitMQ is the machine's broker (127.0.0.1:5672, guest/guest); SNS/SQS is moto's server,
+started here as a separate process on a free port (AWS is out of reach from the tests).
+Under ``CI=true`` a broker that cannot be reached fails the tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import aio_pika
+import aioboto3
+import httpx
+import pytest
+
+from mosaic.events.backends.rabbitmq import RabbitMQBus
+from mosaic.events.backends.sns_sqs import SnsSqsBus
+from mosaic.events.bus import Bus
+from tests.conftest import IN_CI
+from tests.processes import free_port
+
+RABBITMQ_URL = os.environ.get("MOSAIC_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+AWS_REGION = "us-east-1"
+
+
+class BusHarness(Protocol):
+    """One backend with its own names: new buses on them, and a look into the broker."""
+
+    name: str
+    # The consumers a test subscribed, so cleanup knows their queues.
+    consumers: set[str]
+
+    def open(self) -> Bus:
+        """A new, not yet started bus on this harness's exchange/topic and queues."""
+        ...
+
+    async def inject_raw(self, consumer: str, body: bytes) -> None:
+        """Put ``body`` as is into ``consumer``'s queue, bypassing the envelope."""
+
+    async def dead_letters(self, consumer: str) -> list[bytes]:
+        """The bodies in ``consumer``'s broker dead-letter queue (consumed)."""
+        ...
+
+    async def cleanup(self) -> None:
+        """Delete everything this harness declared."""
+
+
+@dataclass
+class RabbitMQHarness:
+    name: str = "rabbitmq"
+    exchange: str = field(default_factory=lambda: f"test.{uuid4().hex[:12]}")
+    consumers: set[str] = field(default_factory=set)
+
+    def open(self) -> RabbitMQBus:
+        return RabbitMQBus(RABBITMQ_URL, exchange=self.exchange, prefetch=10)
+
+    async def _with_channel(
+        self, work: Callable[[aio_pika.abc.AbstractChannel], Awaitable[None]]
+    ) -> None:
+        connection = await aio_pika.connect(RABBITMQ_URL)
+        async with connection:
+            await work(await connection.channel())
+
+    async def inject_raw(self, consumer: str, body: bytes) -> None:
+        async def send(channel: aio_pika.abc.AbstractChannel) -> None:
+            await channel.default_exchange.publish(
+                aio_pika.Message(body), routing_key=f"{self.exchange}.{consumer}"
+            )
+
+        await self._with_channel(send)
+
+    async def dead_letters(self, consumer: str) -> list[bytes]:
+        bodies: list[bytes] = []
+
+        async def drain(channel: aio_pika.abc.AbstractChannel) -> None:
+            queue = await channel.declare_queue(f"{self.exchange}.{consumer}.dlq", passive=True)
+            while (message := await queue.get(fail=False, no_ack=True)) is not None:
+                bodies.append(message.body)
+
+        await self._with_channel(drain)
+        return bodies
+
+    async def cleanup(self) -> None:
+        connection = await aio_pika.connect(RABBITMQ_URL)
+        async with connection:
+            for consumer in self.consumers:
+                for suffix in ("", ".dlq"):
+                    channel = await connection.channel()
+                    with suppress(aio_pika.exceptions.AMQPError):
+                        await channel.queue_delete(f"{self.exchange}.{consumer}{suffix}")
+            channel = await connection.channel()
+            with suppress(aio_pika.exceptions.AMQPError):
+                await channel.exchange_delete(self.exchange)
+
+
+@dataclass
+class SnsSqsHarness:
+    endpoint_url: str
+    name: str = "sns-sqs"
+    prefix: str = field(default_factory=lambda: f"t{uuid4().hex[:10]}-")
+    max_receive_count: int = 3
+    consumers: set[str] = field(default_factory=set)
+
+    @property
+    def session(self) -> aioboto3.Session:
+        return aioboto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=AWS_REGION
+        )
+
+    def open(self) -> SnsSqsBus:
+        return SnsSqsBus(
+            topic_name=f"{self.prefix}events",
+            queue_prefix=self.prefix,
+            region=AWS_REGION,
+            endpoint_url=self.endpoint_url,
+            max_receive_count=self.max_receive_count,
+            visibility_timeout_seconds=30,
+            wait_seconds=1,
+            session=self.session,
+        )
+
+    async def inject_raw(self, consumer: str, body: bytes) -> None:
+        async with self.session.client("sqs", endpoint_url=self.endpoint_url) as sqs:
+            url = (await sqs.get_queue_url(QueueName=f"{self.prefix}{consumer}"))["QueueUrl"]
+            await sqs.send_message(QueueUrl=url, MessageBody=body.decode())
+
+    async def dead_letters(self, consumer: str) -> list[bytes]:
+        bodies: list[bytes] = []
+        async with self.session.client("sqs", endpoint_url=self.endpoint_url) as sqs:
+            url = (await sqs.get_queue_url(QueueName=f"{self.prefix}{consumer}-dlq"))["QueueUrl"]
+            while True:
+                response = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                messages = response.get("Messages", [])
+                if not messages:
+                    return bodies
+                for message in messages:
+                    bodies.append(message.get("Body", "").encode())
+                    await sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    async def cleanup(self) -> None:
+        async with self.session.client("sqs", endpoint_url=self.endpoint_url) as sqs:
+            listed = await sqs.list_queues(QueueNamePrefix=self.prefix)
+            for url in listed.get("QueueUrls", []):
+                await sqs.delete_queue(QueueUrl=url)
+        async with self.session.client("sns", endpoint_url=self.endpoint_url) as sns:
+            topics = await sns.list_topics()
+            for topic in topics.get("Topics", []):
+                arn = topic.get("TopicArn", "")
+                if arn.endswith(f":{self.prefix}events"):
+                    await sns.delete_topic(TopicArn=arn)
+
+
+def unavailable(reason: str) -> None:
+    """Skip, except under CI=true, where a missing broker or tool is a failure."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    """The machine's RabbitMQ: required under CI=true."""
+
+    address = urlsplit(RABBITMQ_URL)
+    try:
+        socket.create_connection((address.hostname, address.port or 5672), timeout=5).close()
+    except OSError:
+        unavailable(f"no RabbitMQ at {RABBITMQ_URL}")
+    return RABBITMQ_URL
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's server (SNS and SQS, in memory) as a separate process on a free port."""
+    server = Path(sys.executable).with_name("moto_server")
+    if not server.exists():
+        unavailable(f"moto_server is not installed next to {sys.executable}")
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{endpoint}/moto-api/", timeout=1).status_code < 500:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                unavailable(f"moto_server did not start on port {port}")
+            time.sleep(0.2)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+async def rabbitmq_harness(rabbitmq_url: str) -> AsyncIterator[RabbitMQHarness]:
+    """RabbitMQ on an exchange and queues of this test's own, deleted afterwards."""
+    made = RabbitMQHarness()
+    yield made
+    await made.cleanup()
+
+
+@pytest.fixture
+async def sns_sqs_harness(moto_endpoint: str) -> AsyncIterator[SnsSqsHarness]:
+    """moto's SNS/SQS on a topic and queues of this test's own, deleted afterwards."""
+    made = SnsSqsHarness(endpoint_url=moto_endpoint)
+    yield made
+    await made.cleanup()
+
+
+# The contract's backends: a param names the fixture that makes its harness.
+HARNESSES = {"rabbitmq": "rabbitmq_harness", "sns-sqs": "sns_sqs_harness"}
+
+
+@pytest.fixture(params=list(HARNESSES))
+def harness(request: pytest.FixtureRequest) -> BusHarness:
+    """Each backend in turn."""
+    made: BusHarness = request.getfixturevalue(HARNESSES[request.param])
+    return made
+
+
+@pytest.fixture
+async def bus(harness: BusHarness) -> AsyncIterator[Bus]:
+    """A started bus of the harness's backend, closed afterwards."""
+    opened = harness.open()
+    await opened.start()
+    yield opened
+    await opened.close()

@@ -1,0 +1,188 @@
+"""Fixtures for the event bus: a bus per backend in ``BUS_BACKENDS``, a witness table that
+counts handler effects, and helpers that write events and wait for their effects."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import ClassVar
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mosaic.core.database import DatabaseLocation, create_engine, create_sessionmaker
+from mosaic.core.settings import EventBusKind, EventsSettings, Settings
+from mosaic.events import DomainEvent, record
+from mosaic.events.bus import Bus, Envelope
+from mosaic.events.bus_factory import create_bus
+from mosaic.events.consumer import Consumer
+from mosaic.events.worker import Worker
+
+# The lead adds "rabbitmq" and "sns-sqs" once their backends are merged.
+BUS_BACKENDS = ["postgres"]
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class ThingHappened(DomainEvent):
+    """A test event; ``label`` lets a test tell its events apart."""
+
+    resource_kind: ClassVar[str] = "thing"
+    label: str
+
+
+class OtherThingHappened(DomainEvent):
+    resource_kind: ClassVar[str] = "thing"
+    label: str
+
+
+@pytest.fixture
+def events_settings() -> EventsSettings:
+    """Fast retries and polls, so failure paths finish in a test's time."""
+    return EventsSettings(
+        max_attempts=3,
+        base_backoff_seconds=0.05,
+        max_backoff_seconds=0.2,
+        concurrency=4,
+        prefetch=16,
+        poll_interval_seconds=0.5,
+    )
+
+
+@pytest.fixture(params=BUS_BACKENDS)
+async def bus(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    location: DatabaseLocation,
+    events_settings: EventsSettings,
+) -> AsyncIterator[Bus]:
+    configured = settings.model_copy(
+        update={"events": events_settings.model_copy(update={"bus": EventBusKind(request.param)})}
+    )
+    built = create_bus(configured, location)
+    await built.start()
+    yield built
+    await built.close()
+
+
+@pytest.fixture(scope="session")
+async def app_engine(location: DatabaseLocation, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(location.app_url, settings.database, application_name="events-tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_sessions(app_engine: AsyncEngine) -> Sessions:
+    return create_sessionmaker(app_engine)
+
+
+@pytest.fixture(scope="session")
+async def effects(owner_sessions: Sessions, settings: Settings) -> str:
+    """A table the test handlers append to: one row per applied effect, never deduplicated."""
+    role = settings.database.app_role
+    async with owner_sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS test_event_effects ("
+                " consumer text NOT NULL, event_id text NOT NULL, label text,"
+                " bound_tenant text)"
+            )
+        )
+        await session.execute(text(f"GRANT SELECT, INSERT ON test_event_effects TO {role}"))
+    return "test_event_effects"
+
+
+async def apply_effect(session: AsyncSession, envelope: Envelope, consumer: str) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO test_event_effects (consumer, event_id, label, bound_tenant) "
+            "VALUES (:consumer, :event_id, :label, current_setting('mosaic.tenant_id', true))"
+        ),
+        {"consumer": consumer, "event_id": envelope.id, "label": envelope.payload.get("label")},
+    )
+
+
+def effect_handler(consumer: str) -> Callable[[AsyncSession, Envelope], Awaitable[None]]:
+    async def handle(session: AsyncSession, envelope: Envelope) -> None:
+        await apply_effect(session, envelope, consumer)
+
+    return handle
+
+
+async def effect_counts(owner_sessions: Sessions, consumer: str) -> dict[str, int]:
+    """Effects applied by ``consumer``, by event label."""
+    async with owner_sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT label, count(*) FROM test_event_effects WHERE consumer = :consumer "
+                "GROUP BY label"
+            ),
+            {"consumer": consumer},
+        )
+        return {str(label): int(count) for label, count in rows.all()}
+
+
+def consumer_name() -> str:
+    return f"test-{uuid4().hex[:12]}"
+
+
+async def emit(
+    sessions: Sessions,
+    tenant_id: UUID,
+    labels: list[str],
+    *,
+    event: type[DomainEvent] = ThingHappened,
+) -> None:
+    """Write one event per label, in one transaction, through the outbox."""
+    async with sessions() as session, session.begin():
+        for label in labels:
+            await record(
+                session,
+                event(tenant_id=tenant_id, resource_id=uuid4(), label=label),  # type: ignore[call-arg]
+                actor_id="test",
+            )
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0) -> None:
+    """Poll ``check`` until it holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running_worker(
+    bus: Bus,
+    consumers: dict[str, Consumer],
+    *,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    settings: EventsSettings,
+) -> AsyncIterator[Worker]:
+    worker = Worker(
+        bus=bus,
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        consumers=consumers,
+        settings=settings,
+        grace_seconds=5,
+    )
+    await worker.subscribe()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=20)
+
+
+def labels(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}-{index:04d}" for index in range(count)]

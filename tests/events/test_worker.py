@@ -1,0 +1,381 @@
+"""The consumer runtime over a bus: effects, idempotency, retries, dead letters, replays."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mosaic.core.database import DatabaseLocation, bind_tenant
+from mosaic.core.settings import EventsSettings
+from mosaic.events import dead_letters, record
+from mosaic.events.bus import Bus, Envelope
+from mosaic.events.consumer import Consumer
+from mosaic.events.relay import Relay
+from mosaic.events.replay import replay_since
+from mosaic.models import EventDeadLetter, EventDelivery
+from tests.events.conftest import (
+    OtherThingHappened,
+    Sessions,
+    ThingHappened,
+    apply_effect,
+    consumer_name,
+    effect_counts,
+    effect_handler,
+    emit,
+    eventually,
+    labels,
+    running_worker,
+)
+
+THINGS = frozenset({ThingHappened.type_name()})
+
+
+def envelope(
+    label: str, *, event_type: str = "ThingHappened", tenant: UUID | None = None
+) -> Envelope:
+    return Envelope(
+        id=str(uuid4()),
+        type=event_type,
+        version=1,
+        occurred_at=datetime.now(UTC),
+        tenant_id=str(tenant or uuid4()),
+        actor_id="test",
+        resource_kind="thing",
+        resource_id=str(uuid4()),
+        correlation_id=None,
+        traceparent=None,
+        payload={"label": label},
+        position=0,
+    )
+
+
+async def dead_letters_of(owner_sessions: Sessions, consumer: str) -> list[EventDeadLetter]:
+    async with owner_sessions() as session:
+        rows = await session.execute(
+            select(EventDeadLetter).where(EventDeadLetter.consumer == consumer)
+        )
+        return list(rows.scalars())
+
+
+async def queue_length(owner_sessions: Sessions, consumer: str) -> int:
+    async with owner_sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(EventDelivery)
+            .where(EventDelivery.consumer == consumer)
+        )
+        return int(count or 0)
+
+
+async def test_a_write_reaches_the_consumer_in_a_transaction_bound_to_its_tenant(
+    bus: Bus,
+    location: DatabaseLocation,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    effects: str,
+) -> None:
+    consumer = consumer_name()
+    tenant = uuid4()
+    prefix = uuid4().hex[:8]
+    relay = Relay(location.owner_url, bus)
+    stop = asyncio.Event()
+    consumers = {consumer: Consumer(THINGS, effect_handler(consumer))}
+    async with running_worker(
+        bus,
+        consumers,
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+    ):
+        relaying = asyncio.create_task(relay.run(stop))
+        # The write: the application role, its tenant bound, the event in its transaction.
+        async with app_sessions() as session, session.begin():
+            await bind_tenant(session, tenant)
+            for label in labels(prefix, 3):
+                await record(
+                    session,
+                    ThingHappened(tenant_id=tenant, resource_id=uuid4(), label=label),
+                    actor_id="u",
+                )
+
+        async def applied() -> bool:
+            return len(await effect_counts(owner_sessions, consumer)) == 3
+
+        await eventually(applied)
+        stop.set()
+        await relaying
+
+    async with owner_sessions() as session:
+        bound = await session.scalars(
+            text("SELECT DISTINCT bound_tenant FROM test_event_effects WHERE consumer = :c"),
+            {"c": consumer},
+        )
+        assert list(bound) == [str(tenant)]
+
+
+async def test_a_duplicate_delivery_is_applied_once(
+    bus: Bus,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    effects: str,
+) -> None:
+    consumer = consumer_name()
+    once = envelope("twice")
+    await bus.publish_to(consumer, [once, once])
+    consumers = {consumer: Consumer(THINGS, effect_handler(consumer))}
+    async with running_worker(
+        bus,
+        consumers,
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+    ):
+
+        async def settled() -> bool:
+            return await queue_length(owner_sessions, consumer) == 0
+
+        await eventually(settled)
+
+    assert await effect_counts(owner_sessions, consumer) == {"twice": 1}
+
+
+async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(
+    bus: Bus, app_sessions: Sessions, owner_sessions: Sessions, events_settings: EventsSettings
+) -> None:
+    consumer = consumer_name()
+    attempts: list[float] = []
+
+    async def failing(session: AsyncSession, _: Envelope) -> None:
+        attempts.append(time.monotonic())
+        raise RuntimeError("the search index is down")
+
+    await bus.publish_to(consumer, [envelope("doomed")])
+    async with running_worker(
+        bus,
+        {consumer: Consumer(THINGS, failing)},
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+    ):
+
+        async def dead() -> bool:
+            return len(await dead_letters_of(owner_sessions, consumer)) == 1
+
+        await eventually(dead)
+
+    [letter] = await dead_letters_of(owner_sessions, consumer)
+    assert letter.attempts == events_settings.max_attempts == len(attempts)
+    assert "RuntimeError: the search index is down" in letter.reason
+    assert letter.envelope is not None
+    assert letter.envelope["payload"] == {"label": "doomed"}
+    # Backoff: at least half the capped exponential delay between attempts (full jitter).
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert gaps[0] >= events_settings.base_backoff_seconds / 2 * 0.9
+    assert await queue_length(owner_sessions, consumer) == 0
+
+
+async def test_a_transient_failure_is_retried_and_applied_once(
+    bus: Bus,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    effects: str,
+) -> None:
+    consumer = consumer_name()
+    failures = [RuntimeError("flaky")]
+
+    async def flaky(session: AsyncSession, delivered: Envelope) -> None:
+        await apply_effect(session, delivered, consumer)
+        if failures:
+            raise failures.pop()  # rolls the effect back
+
+    await bus.publish_to(consumer, [envelope("flaky")])
+    async with running_worker(
+        bus,
+        {consumer: Consumer(THINGS, flaky)},
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+    ):
+
+        async def applied() -> bool:
+            return await effect_counts(owner_sessions, consumer) == {"flaky": 1}
+
+        await eventually(applied)
+
+    assert await dead_letters_of(owner_sessions, consumer) == []
+
+
+async def test_unknown_types_and_malformed_bodies_are_dead_lettered_at_once_without_blocking(
+    bus: Bus,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    effects: str,
+) -> None:
+    consumer = consumer_name()
+    await bus.publish_to(
+        consumer, [envelope("stranger", event_type=OtherThingHappened.type_name())]
+    )
+    async with owner_sessions() as session, session.begin():
+        session.add(EventDelivery(consumer=consumer, body='{"not": "an envelope"'))
+    await bus.publish_to(consumer, [envelope("after")])
+    async with running_worker(
+        bus,
+        {consumer: Consumer(THINGS, effect_handler(consumer))},
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+    ):
+
+        async def settled() -> bool:
+            return await queue_length(owner_sessions, consumer) == 0
+
+        await eventually(settled)
+
+    letters = sorted(await dead_letters_of(owner_sessions, consumer), key=lambda row: row.id)
+    assert [(row.attempts, row.event_type) for row in letters] == [
+        (1, "OtherThingHappened"),
+        (1, None),
+    ]
+    assert "unknown event type 'OtherThingHappened'" in letters[0].reason
+    assert letters[1].reason.startswith("malformed message")
+    assert letters[1].body == '{"not": "an envelope"'
+    assert await effect_counts(owner_sessions, consumer) == {"after": 1}
+
+
+async def test_a_replayed_dead_letter_is_handled_and_a_discarded_one_is_gone(
+    bus: Bus,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    effects: str,
+) -> None:
+    consumer = consumer_name()
+    broken = {"yes": True}
+
+    async def until_fixed(session: AsyncSession, delivered: Envelope) -> None:
+        if broken["yes"]:
+            raise RuntimeError("bug")
+        await apply_effect(session, delivered, consumer)
+
+    await bus.publish_to(consumer, [envelope("replay-me"), envelope("discard-me")])
+    settings = events_settings.model_copy(update={"max_attempts": 1})
+    consumers = {consumer: Consumer(THINGS, until_fixed)}
+    async with running_worker(
+        bus, consumers, app_sessions=app_sessions, owner_sessions=owner_sessions, settings=settings
+    ):
+
+        async def both_dead() -> bool:
+            return len(await dead_letters_of(owner_sessions, consumer)) == 2
+
+        await eventually(both_dead)
+        broken["yes"] = False
+        letters = {
+            row.envelope["payload"]["label"]: row.id
+            for row in await dead_letters_of(owner_sessions, consumer)
+            if row.envelope
+        }
+        async with owner_sessions() as session, session.begin():
+            await dead_letters.replay(session, bus, letters["replay-me"])
+            await dead_letters.discard(session, letters["discard-me"])
+
+        async def replayed() -> bool:
+            return await effect_counts(owner_sessions, consumer) == {"replay-me": 1}
+
+        await eventually(replayed)
+
+    assert await dead_letters_of(owner_sessions, consumer) == []
+
+
+async def test_replay_since_redelivers_kept_events_to_that_consumer_only(
+    bus: Bus,
+    location: DatabaseLocation,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    effects: str,
+) -> None:
+    tenant = uuid4()
+    prefix = uuid4().hex[:8]
+    await emit(owner_sessions, tenant, [f"{prefix}-before"])
+    await asyncio.sleep(0.05)
+    since = datetime.now(UTC)
+    await emit(owner_sessions, tenant, [f"{prefix}-after-1", f"{prefix}-after-2"])
+    await emit(owner_sessions, tenant, [f"{prefix}-other"], event=OtherThingHappened)
+    relay = Relay(location.owner_url, bus)
+    try:
+        while await relay.publish_pending():
+            pass
+    finally:
+        await relay.close()
+    # A consumer that did not exist when these were published, and a bystander.
+    late, bystander = consumer_name(), consumer_name()
+    consumers = {
+        late: Consumer(THINGS, effect_handler(late)),
+        bystander: Consumer(THINGS, effect_handler(bystander)),
+    }
+
+    count = await replay_since(
+        location.owner_url, bus, consumer_name=late, consumer=consumers[late], since=since
+    )
+
+    async with running_worker(
+        bus,
+        consumers,
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+    ):
+
+        async def replayed() -> bool:
+            counts = await effect_counts(owner_sessions, late)
+            return {label for label in counts if label.startswith(prefix)} == {
+                f"{prefix}-after-1",
+                f"{prefix}-after-2",
+            }
+
+        await eventually(replayed)
+
+    assert count >= 2
+    assert not any(
+        label.startswith(prefix) for label in await effect_counts(owner_sessions, bystander)
+    )
+
+
+async def test_stopping_lets_the_handler_in_flight_finish(
+    bus: Bus,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    effects: str,
+) -> None:
+    consumer = consumer_name()
+    started = asyncio.Event()
+
+    async def slow(session: AsyncSession, delivered: Envelope) -> None:
+        started.set()
+        await asyncio.sleep(0.5)
+        await apply_effect(session, delivered, consumer)
+
+    await bus.publish_to(consumer, [envelope("slow")])
+    async with running_worker(
+        bus,
+        {consumer: Consumer(THINGS, slow)},
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+    ):
+        await asyncio.wait_for(started.wait(), timeout=10)
+    # running_worker has stopped the worker: the handler had finished and been acknowledged.
+
+    assert await effect_counts(owner_sessions, consumer) == {"slow": 1}
+    assert await queue_length(owner_sessions, consumer) == 0
