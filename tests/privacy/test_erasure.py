@@ -302,7 +302,7 @@ async def test_the_erasure_is_audited_and_in_the_outbox_without_personal_data(
     assert event is not None
     assert event.tenant_id == world.tenant.id
     assert event.payload["by_self"] is True
-    assert event.payload["media_deleted"] == 3
+    assert event.payload["blobs_deleted"] == 4  # three files, one thumbnail
     assert audit is not None
     assert audit.ip_address is None  # the erased user's own address is not kept
 
