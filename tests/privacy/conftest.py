@@ -308,6 +308,7 @@ async def world(
             _media(tenant.id, None, alice, "me.jpg"),
             _media(other_tenant.id, far_legacy.id, alice, "far.jpg"),
         ]
+        alice_media[0].thumbnail_key = f"{tenant.id}/thumbnails/{uuid4().hex}.webp"
         bob_media = _media(tenant.id, bob_legacy.id, bob, "joe.jpg")
         session.add_all([*alice_media, bob_media])
         session.add(
@@ -345,6 +346,9 @@ async def world(
         alice_personal_story=personal.id,
         alice_other_tenant_story=far.id,
         bob_story=bobs.id,
-        alice_media_keys=[media.storage_key for media in alice_media],
+        alice_media_keys=[
+            *(media.storage_key for media in alice_media),
+            *(media.thumbnail_key for media in alice_media if media.thumbnail_key),
+        ],
         bob_media_key=bob_media.storage_key,
     )

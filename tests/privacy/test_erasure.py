@@ -204,6 +204,16 @@ async def test_a_wrong_confirmation_is_422_and_erases_nothing(
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "CONFIRMATION_MISMATCH"
     async with owner_sessions() as session:
+        attempt = await session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "account_erased",
+                AuditEvent.outcome == "failure",
+                AuditEvent.subject == f"user:{world.alice.id}",
+            )
+        )
+    assert attempt is not None
+    assert attempt.reason == "confirmation_mismatch"
+    async with owner_sessions() as session:
         user = await session.get(User, world.alice.id)
     assert user is not None
     assert user.email == world.alice.email
@@ -292,7 +302,7 @@ async def test_the_erasure_is_audited_and_in_the_outbox_without_personal_data(
     assert event is not None
     assert event.tenant_id == world.tenant.id
     assert event.payload["by_self"] is True
-    assert event.payload["media_deleted"] == 3
+    assert event.payload["blobs_deleted"] == 4  # three files, one thumbnail
     assert audit is not None
     assert audit.ip_address is None  # the erased user's own address is not kept
 

@@ -11,9 +11,11 @@ from starlette.background import BackgroundTask
 
 from mosaic.authz import AccessDenied, MissingScope
 from mosaic.authz.dependencies import CurrentSubject
+from mosaic.core.database import Database
+from mosaic.core.dependencies import DatabaseDep
 from mosaic.core.errors import ErrorEnvelope, RateLimited, error_responses
 from mosaic.core.rate_limiting import RateLimiter, parse_limit
-from mosaic.identity.audit import Origin
+from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record_independently
 from mosaic.identity.components import IdentityComponents
 from mosaic.identity.dependencies import IdentityDep, TenantSession
 from mosaic.identity.errors import CsrfFailed, InvalidCredentials, UserNotFound
@@ -76,20 +78,38 @@ async def _erase(
     subject: CurrentSubject,
     blob_remover: BlobRemoverDep,
     components: IdentityComponents,
+    database: Database,
     *,
     user_id: UUID,
     confirm: str,
 ) -> Response:
     limiter: RateLimiter = request.app.state.rate_limiter
     await limiter.hit(ERASE_LIMIT, "account-erase", subject.principal.key)
-    erased = await service.erase(
-        session,
-        components=components,
-        subject=subject,
-        user_id=user_id,
-        confirm=confirm,
-        origin=Origin.of(request),
-    )
+    try:
+        erased = await service.erase(
+            session,
+            components=components,
+            subject=subject,
+            user_id=user_id,
+            confirm=confirm,
+            origin=Origin.of(request),
+        )
+    except ConfirmationMismatch:
+        # The request's transaction rolls back with the error; the failed attempt stays.
+        await record_independently(
+            database.sessionmaker,
+            AuditRecord(
+                action=AuditAction.ACCOUNT_ERASED,
+                outcome="failure",
+                tenant_id=subject.tenant_id,
+                actor_user_id=subject.user_id,
+                actor=subject.principal.key,
+                subject=f"user:{user_id}",
+                reason="confirmation_mismatch",
+                origin=Origin.of(request),
+            ),
+        )
+        raise
     if not erased.storage_keys:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     if blob_remover is None:
@@ -120,12 +140,20 @@ async def erase_me(
     subject: CurrentSubject,
     blob_remover: BlobRemoverDep,
     components: IdentityDep,
+    database: DatabaseDep,
 ) -> Response:
     user_id = subject.user_id
     if user_id is None:
         raise UserAccountRequired()
     return await _erase(
-        request, session, subject, blob_remover, components, user_id=user_id, confirm=data.confirm
+        request,
+        session,
+        subject,
+        blob_remover,
+        components,
+        database,
+        user_id=user_id,
+        confirm=data.confirm,
     )
 
 
@@ -143,7 +171,15 @@ async def erase_user(
     subject: CurrentSubject,
     blob_remover: BlobRemoverDep,
     components: IdentityDep,
+    database: DatabaseDep,
 ) -> Response:
     return await _erase(
-        request, session, subject, blob_remover, components, user_id=user_id, confirm=data.confirm
+        request,
+        session,
+        subject,
+        blob_remover,
+        components,
+        database,
+        user_id=user_id,
+        confirm=data.confirm,
     )

@@ -56,8 +56,9 @@ ERASURE_RULES: dict[str, ErasureRule] = {
     "story_revisions.actor_id": ErasureRule("sql", _PROVENANCE + "; others' stories keep the text"),
     "story_flags.flagged_by": ErasureRule("sql", "cleared with the flag's note; the flag stays"),
     "story_flags.resolved_by": ErasureRule("sql", "cleared"),
+    "story_flags.actor_id": ErasureRule("sql", _PROVENANCE),
     "consent_records.recorded_by": ErasureRule("sql", "cleared"),
     "consent_records.actor_id": ErasureRule("sql", _PROVENANCE),
-    "media.owner_id": ErasureRule("sql", "deleted, and their blobs after commit"),
+    "media.owner_id": ErasureRule("sql", "deleted, their blobs and thumbnails after commit"),
     "media.actor_id": ErasureRule("sql", _PROVENANCE),
 }

@@ -14,4 +14,4 @@ class UserErased(DomainEvent):
     resource_kind: ClassVar[str] = "user"
 
     by_self: bool
-    media_deleted: int
+    blobs_deleted: int

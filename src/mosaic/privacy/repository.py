@@ -66,7 +66,9 @@ async def own_media(session: AsyncSession, user_id: UUID) -> AsyncIterator[Expor
 async def find_user(session: AsyncSession, user_id: UUID, *, for_update: bool) -> User | None:
     statement = select(User).where(User.id == user_id)
     if for_update:
-        statement = statement.with_for_update()
+        # FOR NO KEY UPDATE: two erasures serialise, yet the audit record of a refused one,
+        # written in a transaction of its own, may still reference the row meanwhile.
+        statement = statement.with_for_update(key_share=True)
     return (await session.execute(statement)).scalar_one_or_none()
 
 

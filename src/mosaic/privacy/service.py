@@ -107,7 +107,7 @@ async def erase(
             subject=f"user:{user_id}",
             # An erased user's own address and user agent would be personal data left behind.
             origin=Origin() if by_self else origin,
-            details={"media_deleted": len(storage_keys)},
+            details={"blobs_deleted": len(storage_keys)},
         ),
     )
     await events.record(
@@ -116,7 +116,7 @@ async def erase(
             tenant_id=subject.tenant_id,
             resource_id=user_id,
             by_self=by_self,
-            media_deleted=len(storage_keys),
+            blobs_deleted=len(storage_keys),
         ),
         actor_id=subject.principal.key,
     )

@@ -40,7 +40,13 @@ async def collect(session: AsyncSession, user_id: UUID) -> Sections:
         "story_flags": records_of(
             await rows(
                 select(StoryFlag)
-                .where(or_(StoryFlag.flagged_by == user_id, StoryFlag.resolved_by == user_id))
+                .where(
+                    or_(
+                        StoryFlag.flagged_by == user_id,
+                        StoryFlag.resolved_by == user_id,
+                        StoryFlag.actor_id == user_id,
+                    )
+                )
                 .order_by(StoryFlag.id)
             )
         ),
@@ -64,6 +70,7 @@ CONTRIBUTOR = Contributor(
             "story_revisions.actor_id",
             "story_flags.flagged_by",
             "story_flags.resolved_by",
+            "story_flags.actor_id",
             "consent_records.recorded_by",
             "consent_records.actor_id",
         }

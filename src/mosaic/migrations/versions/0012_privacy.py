@@ -8,12 +8,12 @@ narrow ways through, called only by ``mosaic.privacy.repository``:
 ``mosaic_erase_tenant_data(member, member_email)`` applies the erasure rules to every
 tenant-owned table in every tenant: the user's own stories are deleted (their revisions,
 flags and consent records go with them), their media rows are deleted (it answers the
-storage keys, so the caller can delete the blobs after the rows), memberships and API keys
-are deleted (with the stored answers of their idempotent creates), invitations addressed to
-their email are deleted, and every other reference (provenance ``actor_id`` with
-``source_ip`` and ``user_agent``, revisions of others' stories, flags raised, consents
-recorded, legacies created, invitations sent or accepted) is cleared. Legacies they created
-that hold nobody else's stories, media or memberships are deleted.
+storage keys and thumbnail keys, so the caller can delete the blobs after the rows),
+memberships and API keys are deleted (with the stored answers of their idempotent creates),
+invitations addressed to their email are deleted, and every other reference (provenance
+``actor_id`` with ``source_ip`` and ``user_agent``, revisions of others' stories, flags
+raised, consents recorded, legacies created, invitations sent or accepted) is cleared.
+Legacies they created that hold nobody else's stories, media or memberships are deleted.
 
 ``mosaic_sole_owned_tenants(member)`` answers the tenants the user is the last active owner
 of while others belong to them: erasure refuses until someone else owns them, so no
@@ -77,9 +77,16 @@ def upgrade() -> None:
         AS $$
         BEGIN
             -- Media first: its rows answer the blobs to delete once the transaction commits.
+            -- A file's thumbnail is a blob of its own, answered as a second key.
             RETURN QUERY
-                DELETE FROM public.media m WHERE m.owner_id = member
-                RETURNING m.tenant_id, m.storage_key;
+                WITH deleted AS (
+                    DELETE FROM public.media m WHERE m.owner_id = member
+                    RETURNING m.tenant_id, m.storage_key, m.thumbnail_key
+                )
+                SELECT d.tenant_id, d.storage_key FROM deleted d
+                UNION ALL
+                SELECT d.tenant_id, d.thumbnail_key FROM deleted d
+                WHERE d.thumbnail_key IS NOT NULL;
             -- The user's own stories, with their revisions, flags and consent records.
             DELETE FROM public.stories s WHERE s.author_id = member;
             -- Provenance of the user's writes (ProvenanceMixin) in every table that has it.
@@ -92,6 +99,8 @@ def upgrade() -> None:
             UPDATE public.consent_records SET actor_id = NULL, source_ip = NULL, user_agent = NULL
                 WHERE actor_id = member;
             UPDATE public.media SET actor_id = NULL, source_ip = NULL, user_agent = NULL
+                WHERE actor_id = member;
+            UPDATE public.story_flags SET actor_id = NULL, source_ip = NULL, user_agent = NULL
                 WHERE actor_id = member;
             UPDATE public.story_flags f SET flagged_by = NULL, note = NULL
                 WHERE f.flagged_by = member;
