@@ -6,13 +6,17 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import api, auth
+from bench import api, auth, events
 from bench.options import DEFAULT_REPORT, RunOptions
 from bench.report import write_section
 from bench.wrk import LoadGeneratorUnavailable
 
 # Each benchmark measures, prints, and returns its Markdown section.
-BENCHMARKS: dict[str, Callable[[RunOptions], str]] = {api.NAME: api.run, auth.NAME: auth.run}
+BENCHMARKS: dict[str, Callable[[RunOptions], str]] = {
+    api.NAME: api.run,
+    auth.NAME: auth.run,
+    events.NAME: events.run,
+}
 
 
 def parse_options(argv: Sequence[str] | None = None) -> tuple[list[str], RunOptions]:
