@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import api, auth, stories
+from bench import api, auth, brokers, events, stories
 from bench.options import DEFAULT_REPORT, RunOptions
 from bench.report import write_section
 from bench.wrk import LoadGeneratorUnavailable
@@ -16,6 +16,8 @@ BENCHMARKS: dict[str, Callable[[RunOptions], str]] = {
     api.NAME: api.run,
     auth.NAME: auth.run,
     stories.NAME: stories.run,
+    events.NAME: events.run,
+    brokers.NAME: brokers.run,
 }
 
 
