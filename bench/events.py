@@ -13,6 +13,7 @@ Targets (seed 003): delivery within 100 ms at p50/p95, at least 1,000 messages a
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -22,8 +23,10 @@ from typing import ClassVar
 from uuid import uuid4
 
 import asyncpg
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench.brokers import RABBITMQ_URL, moto_server
 from bench.options import RunOptions
 from bench.report import markdown_table, text_table
 from bench.stats import percentile
@@ -35,7 +38,9 @@ from mosaic.core.settings import (
     EventBusKind,
     EventsSettings,
     ObservabilitySettings,
+    RabbitMQSettings,
     Settings,
+    SnsSqsSettings,
 )
 from mosaic.events import DomainEvent, record
 from mosaic.events.bus import Envelope
@@ -47,8 +52,9 @@ from mosaic.events.worker import Worker
 from mosaic.migrations import runner
 
 NAME = "events"
-# The lead adds "rabbitmq" and "sns-sqs" with their backends.
-BACKENDS = ["postgres"]
+# Every bus backend, in one run: RabbitMQ is the machine's broker (``MOSAIC_BENCH_RABBITMQ_URL``),
+# SNS/SQS is moto's server in a process of its own (AWS is out of reach here).
+BACKENDS = ["postgres", "rabbitmq", "sns-sqs"]
 TARGET_P95_MS = 100.0
 TARGET_PER_MINUTE = 1000.0
 
@@ -255,13 +261,27 @@ async def _all(options: RunOptions, data_dir: Path) -> list[Figures]:
         database = DatabaseSettings(pool_size=10)
         location = DatabaseLocation.for_owner(cluster.url(), database)
         await asyncio.to_thread(runner.upgrade, location.owner_url, database)
-        settings = Settings(
-            database=database,
-            events=EventsSettings(poll_interval_seconds=5.0, concurrency=8, prefetch=64),
-        )
         figures = [await _raw_baseline(location, options)]
-        for backend in BACKENDS:
-            figures.append(await _framework(backend, settings, location, options))
+        with moto_server() as moto_endpoint:
+            # moto takes any credentials; the bus reads them from the usual AWS chain.
+            os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+            names = f"bench-{uuid4().hex[:8]}"
+            settings = Settings(
+                database=database,
+                events=EventsSettings(poll_interval_seconds=5.0, concurrency=8, prefetch=64),
+                rabbitmq=RabbitMQSettings(
+                    rabbitmq_url=SecretStr(RABBITMQ_URL), rabbitmq_exchange=f"mosaic.{names}"
+                ),
+                sns_sqs=SnsSqsSettings(
+                    sns_sqs_endpoint_url=moto_endpoint,
+                    sns_sqs_region="us-east-1",
+                    sns_sqs_topic_name=names,
+                    sns_sqs_queue_prefix=f"{names}-",
+                ),
+            )
+            for backend in BACKENDS:
+                figures.append(await _framework(backend, settings, location, options))
         return figures
     finally:
         cluster.stop()
