@@ -65,6 +65,8 @@ def log_dir() -> Iterator[Path]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+# Two worker processes and 1,500 events: minutes on a loaded machine.
+@pytest.mark.timeout(600)
 async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     location: DatabaseLocation, owner_sessions: Sessions, log_dir: Path
 ) -> None:
@@ -141,6 +143,7 @@ async def restart_location(
     return location
 
 
+@pytest.mark.timeout(300)
 async def test_the_relay_recovers_when_postgresql_restarts_and_loses_nothing(
     restart_cluster: EmbeddedPostgres,
     restart_location: DatabaseLocation,
