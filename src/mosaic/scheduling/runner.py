@@ -161,8 +161,9 @@ class Scheduler:
     async def _start_if_due(self, job: Job, now: datetime) -> None:
         due = job.schedule.latest_due(now)
         if self._claimed.get(job.name) == due or job.name in self._in_flight:
-            # Already claimed by this process, or still running: a due time that passes while
-            # the previous run is still going is skipped, not queued.
+            # Already claimed by this process, or still running: a due time that comes while
+            # the previous run is going waits for it to end (and is dropped if a later one
+            # has come by then) — never two runs of a job at once, never a queue.
             return
         async with self.database.sessionmaker() as session, session.begin():
             run_id = await repository.claim(
