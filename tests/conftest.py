@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
 import httpx
@@ -40,8 +46,12 @@ from mosaic.models import (
     TenantMembership,
     User,
 )
+from tests.processes import free_port
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The machine's RabbitMQ and moto's server (SNS, SQS and S3 in one process; AWS is out of reach
+# from the tests): under CI=true they must be there, elsewhere their tests skip without them.
+RABBITMQ_URL = os.environ.get("MOSAIC_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
 @pytest.fixture(scope="session")
@@ -336,3 +346,54 @@ def redis_server_url() -> str:
             pytest.fail(f"CI=true but Redis at {REDIS_URL} is down")
         pytest.skip(f"no Redis at {REDIS_URL}")
     return REDIS_URL
+
+
+def unavailable(reason: str) -> None:
+    """Skip, except under CI=true, where a missing broker or tool is a failure."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    """The machine's RabbitMQ: required under CI=true."""
+
+    address = urlsplit(RABBITMQ_URL)
+    try:
+        socket.create_connection((address.hostname, address.port or 5672), timeout=5).close()
+    except OSError:
+        unavailable(f"no RabbitMQ at {RABBITMQ_URL}")
+    return RABBITMQ_URL
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's server (S3, SNS and SQS, in memory) as a separate process on a free port."""
+    server = Path(sys.executable).with_name("moto_server")
+    if not server.exists():
+        unavailable(f"moto_server is not installed next to {sys.executable}")
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{endpoint}/moto-api/", timeout=1).status_code < 500:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                unavailable(f"moto_server did not start on port {port}")
+            time.sleep(0.2)
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

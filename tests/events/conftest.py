@@ -7,22 +7,31 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mosaic.core.database import DatabaseLocation, create_engine, create_sessionmaker
-from mosaic.core.settings import EventBusKind, EventsSettings, Settings
+from mosaic.core.settings import (
+    EventBusKind,
+    EventsSettings,
+    RabbitMQSettings,
+    Settings,
+    SnsSqsSettings,
+)
 from mosaic.events import DomainEvent, record
 from mosaic.events.bus import Bus, Envelope
 from mosaic.events.bus_factory import create_bus
 from mosaic.events.consumer import Consumer
 from mosaic.events.worker import Worker
 
-# The lead adds "rabbitmq" and "sns-sqs" once their backends are merged.
+# The backends the end-to-end suite runs on: PostgreSQL, the machine's RabbitMQ, and SNS/SQS on
+# moto's server (AWS is out of reach from the tests). The brokers join once the suite's checks
+# stop reading PostgreSQL's queue tables.
 BUS_BACKENDS = ["postgres"]
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -53,15 +62,49 @@ def events_settings() -> EventsSettings:
     )
 
 
+def broker_settings(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """The settings sections that point ``backend`` at this machine's broker (or moto)."""
+    if backend == "rabbitmq":
+        url = request.getfixturevalue("rabbitmq_url")
+        return {
+            "rabbitmq": RabbitMQSettings(
+                rabbitmq_url=SecretStr(url), rabbitmq_exchange="mosaic.tests.events"
+            )
+        }
+    if backend == "sns-sqs":
+        endpoint = request.getfixturevalue("moto_endpoint")
+        # moto takes any credentials; the bus reads them from the usual AWS chain.
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "tests")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "tests")
+        return {
+            "sns_sqs": SnsSqsSettings(
+                sns_sqs_endpoint_url=endpoint,
+                sns_sqs_region="us-east-1",
+                sns_sqs_topic_name="mosaic-tests-events",
+                sns_sqs_queue_prefix="tests-",
+                sns_sqs_wait_seconds=1,
+                sns_sqs_visibility_timeout_seconds=5,
+            )
+        }
+    return {}
+
+
 @pytest.fixture(params=BUS_BACKENDS)
 async def bus(
     request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
     settings: Settings,
     location: DatabaseLocation,
     events_settings: EventsSettings,
 ) -> AsyncIterator[Bus]:
+    backend = str(request.param)
     configured = settings.model_copy(
-        update={"events": events_settings.model_copy(update={"bus": EventBusKind(request.param)})}
+        update={
+            "events": events_settings.model_copy(update={"bus": EventBusKind(backend)}),
+            **broker_settings(backend, request, monkeypatch),
+        }
     )
     built = create_bus(configured, location)
     await built.start()

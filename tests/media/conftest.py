@@ -4,12 +4,8 @@ endpoint (moto's server in a process of its own: AWS cannot be reached from the 
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +23,6 @@ from mosaic.core.ids import new_id
 from mosaic.core.settings import MediaBackend, MediaSettings, Settings
 from mosaic.models import Legacy, LegacyMember, MembershipState, ScopeRole
 from tests.conftest import Member, MemberFactory, TenantWithKey, unique_client_address
-from tests.processes import free_port
 
 S3_BUCKET = "mosaic-media-test"
 S3_CREDENTIALS = {"media_s3_access_key_id": "testing", "media_s3_secret_access_key": "testing"}
@@ -205,33 +200,6 @@ def uploads(client: httpx.AsyncClient) -> Uploads:
 def app_with_media(settings: Settings, location: DatabaseLocation, **media: Any) -> FastAPI:
     section = MediaSettings.model_validate({**settings.media.model_dump(), **media})
     return create_app(settings.model_copy(update={"media": section}), location)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's S3 server, started for the session on a free port."""
-    port = free_port()
-    server = Path(sys.executable).parent / "moto_server"
-    process = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("moto_server did not start")
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

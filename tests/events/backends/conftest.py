@@ -7,31 +7,21 @@ Under ``CI=true`` a broker that cannot be reached fails the tests instead of ski
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 from uuid import uuid4
 
 import aio_pika
 import aioboto3
-import httpx
 import pytest
 
 from mosaic.events.backends.rabbitmq import RabbitMQBus
 from mosaic.events.backends.sns_sqs import SnsSqsBus
 from mosaic.events.bus import Bus
-from tests.conftest import IN_CI
-from tests.processes import free_port
+from tests.conftest import RABBITMQ_URL
 
-RABBITMQ_URL = os.environ.get("MOSAIC_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 AWS_REGION = "us-east-1"
 
 
@@ -160,57 +150,6 @@ class SnsSqsHarness:
                 arn = topic.get("TopicArn", "")
                 if arn.endswith(f":{self.prefix}events"):
                     await sns.delete_topic(TopicArn=arn)
-
-
-def unavailable(reason: str) -> None:
-    """Skip, except under CI=true, where a missing broker or tool is a failure."""
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def rabbitmq_url() -> str:
-    """The machine's RabbitMQ: required under CI=true."""
-
-    address = urlsplit(RABBITMQ_URL)
-    try:
-        socket.create_connection((address.hostname, address.port or 5672), timeout=5).close()
-    except OSError:
-        unavailable(f"no RabbitMQ at {RABBITMQ_URL}")
-    return RABBITMQ_URL
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's server (SNS and SQS, in memory) as a separate process on a free port."""
-    server = Path(sys.executable).with_name("moto_server")
-    if not server.exists():
-        unavailable(f"moto_server is not installed next to {sys.executable}")
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
-    process = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{endpoint}/moto-api/", timeout=1).status_code < 500:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                unavailable(f"moto_server did not start on port {port}")
-            time.sleep(0.2)
-        yield endpoint
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture

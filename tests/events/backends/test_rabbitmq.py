@@ -10,7 +10,8 @@ from uuid import uuid4
 import pytest
 
 from mosaic.events.backends.rabbitmq import RabbitMQBus, delay_bucket_ms
-from tests.events.backends.conftest import RABBITMQ_URL, RabbitMQHarness, unavailable
+from tests.conftest import RABBITMQ_URL, unavailable
+from tests.events.backends.conftest import RabbitMQHarness
 from tests.events.backends.contract import consuming, envelope, nothing_for, subscribed, take
 
 pytestmark = pytest.mark.timeout(180)
