@@ -252,9 +252,7 @@ async def test_more_bytes_than_declared_are_refused_without_content_length(
     assert sent.status_code == 413
 
 
-async def test_uploads_may_exceed_the_json_body_limit(
-    uploads: Uploads, circle: Circle, settings: object
-) -> None:
+async def test_uploads_may_exceed_the_json_body_limit(uploads: Uploads, circle: Circle) -> None:
     data = jpeg_bytes((1200, 900)) + b"\x00" * (200 * 1024)  # beyond the suite's 64 KiB limit
     presigned = await uploads.presign(circle.contributor, circle.legacy_id, size=len(data))
 
@@ -336,5 +334,5 @@ async def test_register_before_the_upload_and_twice(uploads: Uploads, circle: Ci
     assert twice.json()["error"]["code"] == "MEDIA_ALREADY_REGISTERED"
 
 
-async def test_blobs_live_under_the_media_directory(app: FastAPI, settings: object) -> None:
+async def test_blobs_live_under_the_media_directory(app: FastAPI) -> None:
     assert _store(app).directory == Path(app.state.settings.media_dir)
