@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mosaic.core.ids import new_id
 from mosaic.core.mail import FolderMailer
 from mosaic.events.bus import Envelope
+from mosaic.legacies.events import MemberJoined
 from mosaic.models import (
     FlagReason,
     FlagState,
@@ -80,7 +81,9 @@ def deliver(owner_sessions: Sessions, outbox: Outbox, tenant: TenantWithKey) -> 
             tenant_id=str(tenant_id) if tenant_id else None,
             actor_id=None,
             resource_kind="legacy",
-            resource_id=str(payload.get("legacy_id", new_id())),
+            # As the domain events do: a member event's resource is the legacy, a flag
+            # event's the flag; the rest is payload.
+            resource_id=str(payload.pop("legacy_id", None) or payload.pop("flag_id", new_id())),
             correlation_id=None,
             traceparent=None,
             payload={name: str(value) for name, value in payload.items()},
@@ -330,7 +333,46 @@ async def test_an_envelope_without_what_the_consumer_needs_is_unusable(
 ) -> None:
     with pytest.raises(UnusableEvent, match="no user_id"):
         await deliver("MemberJoined", legacy_id=new_id())
-    with pytest.raises(UnusableEvent, match="flag_id is not a UUID"):
+    with pytest.raises(UnusableEvent, match="resource_id is not a UUID"):
         await deliver("ModerationFlagged", story_id=new_id(), flag_id="seven")
     with pytest.raises(UnusableEvent, match="has no tenant"):
         await deliver("MemberJoined", tenant_id=None, legacy_id=new_id(), user_id=new_id())
+
+
+async def test_the_domain_events_carry_what_the_consumer_reads(
+    outbox: Outbox,
+    tenant: TenantWithKey,
+    make_member: MemberFactory,
+    owner_sessions: Sessions,
+) -> None:
+    """The envelope as the relay publishes it from the legacies module's own event."""
+    legacy_id = await make_legacy(owner_sessions, tenant, "Grandpa Li")
+    newcomer = await make_member(tenant, ScopeRole.VIEWER)
+    await join(owner_sessions, newcomer, legacy_id)
+    event = MemberJoined(
+        tenant_id=tenant.tenant.id,
+        resource_id=legacy_id,
+        user_id=newcomer.user_id,
+        role=ScopeRole.VIEWER,
+        via="approved",
+    )
+    envelope = Envelope(
+        id=str(new_id()),
+        type=event.type_name(),
+        version=event.version,
+        occurred_at=datetime.now(UTC),
+        tenant_id=str(event.tenant_id),
+        actor_id=None,
+        resource_kind=event.resource_kind,
+        resource_id=str(event.resource_id),
+        correlation_id=None,
+        traceparent=None,
+        payload=event.payload(),
+        position=1,
+    )
+
+    async with owner_sessions() as session, session.begin():
+        await notify(session, envelope, outbox.mailer)
+
+    [mail] = outbox.messages()
+    assert mail["To"] == newcomer.email

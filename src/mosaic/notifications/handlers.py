@@ -46,7 +46,9 @@ async def notify(session: AsyncSession, envelope: Envelope, mailer: Mailer) -> N
 
 async def _member_requested(session: AsyncSession, envelope: Envelope, mailer: Mailer) -> int:
     tenant_id = _tenant(envelope)
-    legacy_id, user_id = _ids(envelope, "legacy_id", "user_id")
+    # A member event's resource is the legacy; the member is the payload's user.
+    legacy_id = _uuid(envelope, "resource_id", envelope.resource_id)
+    (user_id,) = _ids(envelope, "user_id")
     member = await repository.legacy_member(
         session, tenant_id=tenant_id, legacy_id=legacy_id, user_id=user_id
     )
@@ -68,7 +70,9 @@ async def _member_requested(session: AsyncSession, envelope: Envelope, mailer: M
 
 async def _member_joined(session: AsyncSession, envelope: Envelope, mailer: Mailer) -> int:
     tenant_id = _tenant(envelope)
-    legacy_id, user_id = _ids(envelope, "legacy_id", "user_id")
+    # A member event's resource is the legacy; the member is the payload's user.
+    legacy_id = _uuid(envelope, "resource_id", envelope.resource_id)
+    (user_id,) = _ids(envelope, "user_id")
     member = await repository.legacy_member(
         session, tenant_id=tenant_id, legacy_id=legacy_id, user_id=user_id
     )
@@ -86,7 +90,9 @@ async def _member_joined(session: AsyncSession, envelope: Envelope, mailer: Mail
 
 async def _moderation_flagged(session: AsyncSession, envelope: Envelope, mailer: Mailer) -> int:
     tenant_id = _tenant(envelope)
-    story_id, flag_id = _ids(envelope, "story_id", "flag_id")
+    # A flag event's resource is the flag; the payload names its story.
+    flag_id = _uuid(envelope, "resource_id", envelope.resource_id)
+    (story_id,) = _ids(envelope, "story_id")
     flag = await repository.open_flag(
         session, tenant_id=tenant_id, story_id=story_id, flag_id=flag_id
     )
