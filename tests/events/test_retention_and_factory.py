@@ -32,7 +32,7 @@ async def test_purge_deletes_published_rows_older_than_the_cutoff_and_nothing_un
             await session.execute(
                 insert(OutboxEvent).values(
                     id=event_id,
-                    type="ThingHappened",
+                    type="RetentionProbed",
                     version=1,
                     occurred_at=long_ago,
                     resource_kind="thing",
