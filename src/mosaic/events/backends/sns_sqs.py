@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mosaic.core.database import Database
 from mosaic.core.settings import Settings
 from mosaic.events.bus import Delivery, Envelope, MalformedMessage
+from mosaic.events.consumer import ALL_EVENT_TYPES
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns.client import SNSClient
@@ -244,7 +245,10 @@ class SnsSqsBus:
         self._queue_urls[consumer] = queue_url
         existing = await self._subscription_arn(queue_arn)
         types = sorted(set(event_types))
-        filter_policy = json.dumps({"type": types})
+        # Every type (the audit trail): a filter on the attribute's presence, since SNS has no
+        # wildcard value; otherwise the exact types.
+        matcher: list[Any] = [{"exists": True}] if ALL_EVENT_TYPES in types else types
+        filter_policy = json.dumps({"type": matcher})
         if existing is not None and not types:
             await sns.unsubscribe(SubscriptionArn=existing)
         elif existing is not None:
