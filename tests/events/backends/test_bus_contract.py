@@ -132,6 +132,10 @@ async def test_dead_letter_takes_it_off_the_live_queue_into_the_broker_dlq(
         await nothing_for(reopened, consumer, QUIET_SECONDS)
     finally:
         await reopened.close()
+    if harness.name == "postgres":
+        # PostgreSQL has no broker to watch: its dead_letter only takes the row off the queue
+        # (checked above); the worker keeps the letter in event_dead_letters, as for every bus.
+        return
     assert await harness.dead_letters(consumer) == [sent.to_json()]
 
 
