@@ -40,6 +40,7 @@ from aio_pika.exceptions import ChannelInvalidStateError
 from mosaic.core.database import Database
 from mosaic.core.settings import Settings
 from mosaic.events.bus import Delivery, Envelope, MalformedMessage
+from mosaic.events.consumer import ALL_EVENT_TYPES
 
 log = structlog.get_logger(__name__)
 
@@ -155,7 +156,9 @@ class RabbitMQBus:
         channel, exchange = self._publishing()
         queue = await self._declare_queue(channel, consumer)
         for event_type in sorted(set(event_types)):
-            await queue.bind(exchange, routing_key=event_type)
+            # A topic exchange's "*" is one word only; every type (dotted or not) is "#".
+            routing_key = "#" if event_type == ALL_EVENT_TYPES else event_type
+            await queue.bind(exchange, routing_key=routing_key)
 
     async def _delay_queue(self, consumer: str, delay_ms: int) -> str:
         """A queue whose messages return to the consumer's queue after ``delay_ms``.
