@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -27,12 +28,20 @@ from mosaic.events import DomainEvent, record
 from mosaic.events.bus import Bus, Envelope
 from mosaic.events.bus_factory import create_bus
 from mosaic.events.consumer import Consumer
+from mosaic.events.metrics import EventMetrics
 from mosaic.events.worker import Worker
+from tests.conftest import RABBITMQ_URL
+from tests.events.backends.conftest import (
+    AWS_REGION,
+    BusHarness,
+    PostgresHarness,
+    RabbitMQHarness,
+    SnsSqsHarness,
+)
 
 # The backends the end-to-end suite runs on: PostgreSQL, the machine's RabbitMQ, and SNS/SQS on
-# moto's server (AWS is out of reach from the tests). The brokers join once the suite's checks
-# stop reading PostgreSQL's queue tables.
-BUS_BACKENDS = ["postgres"]
+# moto's server (AWS is out of reach from the tests).
+BUS_BACKENDS = ["postgres", "rabbitmq", "sns-sqs"]
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -62,28 +71,27 @@ def events_settings() -> EventsSettings:
     )
 
 
-def broker_settings(
-    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, Any]:
-    """The settings sections that point ``backend`` at this machine's broker (or moto)."""
-    if backend == "rabbitmq":
-        url = request.getfixturevalue("rabbitmq_url")
+def broker_settings(harness: BusHarness, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The settings sections that point the harness's backend at its broker (or moto)."""
+    if isinstance(harness, RabbitMQHarness):
         return {
             "rabbitmq": RabbitMQSettings(
-                rabbitmq_url=SecretStr(url), rabbitmq_exchange="mosaic.tests.events"
+                rabbitmq_url=SecretStr(RABBITMQ_URL), rabbitmq_exchange=harness.exchange
             )
         }
-    if backend == "sns-sqs":
-        endpoint = request.getfixturevalue("moto_endpoint")
+    if isinstance(harness, SnsSqsHarness):
         # moto takes any credentials; the bus reads them from the usual AWS chain.
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "tests")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "tests")
+        # The region is read by its aliases only (a ``sns_sqs_region=`` keyword is ignored);
+        # the harness looks into the queues in its region.
+        monkeypatch.setenv("MOSAIC_SNS_SQS_REGION", AWS_REGION)
         return {
             "sns_sqs": SnsSqsSettings(
-                sns_sqs_endpoint_url=endpoint,
-                sns_sqs_region="us-east-1",
-                sns_sqs_topic_name="mosaic-tests-events",
-                sns_sqs_queue_prefix="tests-",
+                sns_sqs_endpoint_url=harness.endpoint_url,
+                sns_sqs_topic_name=f"{harness.prefix}events",
+                sns_sqs_queue_prefix=harness.prefix,
+                sns_sqs_max_receive_count=harness.max_receive_count,
                 sns_sqs_wait_seconds=1,
                 sns_sqs_visibility_timeout_seconds=5,
             )
@@ -92,18 +100,39 @@ def broker_settings(
 
 
 @pytest.fixture(params=BUS_BACKENDS)
+async def bus_harness(
+    request: pytest.FixtureRequest, location: DatabaseLocation, owner_sessions: Sessions
+) -> AsyncIterator[BusHarness]:
+    """The backend under test, on names of this test's own (queues, exchange, topic), deleted
+    afterwards; it can also put a raw body into a consumer's queue."""
+    backend = str(request.param)
+    made: BusHarness
+    if backend == "rabbitmq":
+        request.getfixturevalue("rabbitmq_url")  # skipped (or failed under CI) if unreachable
+        made = RabbitMQHarness()
+    elif backend == "sns-sqs":
+        made = SnsSqsHarness(endpoint_url=request.getfixturevalue("moto_endpoint"))
+    else:
+        made = PostgresHarness(location=location, owner_sessions=owner_sessions)
+    _CONSUMERS.clear()
+    yield made
+    made.consumers.update(_CONSUMERS)
+    await made.cleanup()
+
+
+@pytest.fixture
 async def bus(
-    request: pytest.FixtureRequest,
+    bus_harness: BusHarness,
     monkeypatch: pytest.MonkeyPatch,
     settings: Settings,
     location: DatabaseLocation,
     events_settings: EventsSettings,
 ) -> AsyncIterator[Bus]:
-    backend = str(request.param)
+    """A started bus of ``bus_harness``'s backend, built by the factory from settings."""
     configured = settings.model_copy(
         update={
-            "events": events_settings.model_copy(update={"bus": EventBusKind(backend)}),
-            **broker_settings(backend, request, monkeypatch),
+            "events": events_settings.model_copy(update={"bus": EventBusKind(bus_harness.name)}),
+            **broker_settings(bus_harness, monkeypatch),
         }
     )
     built = create_bus(configured, location)
@@ -170,8 +199,14 @@ async def effect_counts(owner_sessions: Sessions, consumer: str) -> dict[str, in
         return {str(label): int(count) for label, count in rows.all()}
 
 
+# The consumers named in the running test: the harness deletes their queues afterwards.
+_CONSUMERS: set[str] = set()
+
+
 def consumer_name() -> str:
-    return f"test-{uuid4().hex[:12]}"
+    name = f"test-{uuid4().hex[:12]}"
+    _CONSUMERS.add(name)
+    return name
 
 
 async def emit(
@@ -208,6 +243,7 @@ async def running_worker(
     app_sessions: Sessions,
     owner_sessions: Sessions,
     settings: EventsSettings,
+    metrics: EventMetrics | None = None,
 ) -> AsyncIterator[Worker]:
     worker = Worker(
         bus=bus,
@@ -215,6 +251,7 @@ async def running_worker(
         owner_sessions=owner_sessions,
         consumers=consumers,
         settings=settings,
+        metrics=metrics,
         grace_seconds=5,
     )
     await worker.subscribe()
@@ -229,3 +266,18 @@ async def running_worker(
 
 def labels(prefix: str, count: int) -> list[str]:
     return [f"{prefix}-{index:04d}" for index in range(count)]
+
+
+class Outcomes:
+    """The worker's settled deliveries by outcome (its ``mosaic_events_handled`` counter): what a
+    test waits on instead of a queue's length, which only PostgreSQL can tell."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.metrics = EventMetrics.create(self.registry)
+
+    def count(self, consumer: str, outcome: str) -> int:
+        value = self.registry.get_sample_value(
+            "mosaic_events_handled_total", {"consumer": consumer, "outcome": outcome}
+        )
+        return int(value or 0)

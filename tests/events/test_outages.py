@@ -1,4 +1,5 @@
-"""Crashes and outages: ``mosaic worker`` killed mid-batch; PostgreSQL restarted under the relay."""
+"""Crashes and outages: ``mosaic worker`` killed mid-batch (on every bus); PostgreSQL restarted
+under the relay. RabbitMQ restarting mid-stream is in ``backends/test_rabbitmq.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -22,16 +24,82 @@ from mosaic.events.backends.postgres import PostgresBus
 from mosaic.events.relay import Relay
 from mosaic.migrations import runner
 from mosaic.models import EventAuditEntry, EventDeadLetter, ProcessedEvent
-from tests.events.conftest import Sessions, ThingHappened, consumer_name, emit, labels
+from tests.conftest import RABBITMQ_URL
+from tests.events.backends.conftest import AWS_REGION, BusHarness, RabbitMQHarness, SnsSqsHarness
+from tests.events.conftest import (
+    BUS_BACKENDS,
+    Sessions,
+    ThingHappened,
+    consumer_name,
+    emit,
+    labels,
+)
 from tests.events.test_relay import drain
 from tests.processes import MOSAIC, mosaic_env
 
 EVENTS = 1500
+# moto handles a few dozen SQS calls a second on this machine: fewer events, still many batches.
+SNS_SQS_EVENTS = 150
 
 
-def start_worker(location: DatabaseLocation, log_path: Path) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class WorkerBus:
+    """The bus a ``mosaic worker`` process uses: its environment, and how many events to send."""
+
+    name: str
+    env: dict[str, str]
+    events: int
+
+
+@pytest.fixture(params=BUS_BACKENDS)
+async def worker_bus(request: pytest.FixtureRequest) -> AsyncIterator[WorkerBus]:
+    """Each backend on names of this test's own (the audit consumer's queues deleted after)."""
+    backend = str(request.param)
+    harness: BusHarness | None = None
+    if backend == "rabbitmq":
+        request.getfixturevalue("rabbitmq_url")  # skipped (or failed under CI) if unreachable
+        rabbitmq = harness = RabbitMQHarness()
+        made = WorkerBus(
+            backend,
+            {
+                "MOSAIC_EVENTS_BUS": backend,
+                "MOSAIC_RABBITMQ_URL": RABBITMQ_URL,
+                "MOSAIC_RABBITMQ_EXCHANGE": rabbitmq.exchange,
+            },
+            EVENTS,
+        )
+    elif backend == "sns-sqs":
+        sns_sqs = harness = SnsSqsHarness(endpoint_url=request.getfixturevalue("moto_endpoint"))
+        made = WorkerBus(
+            backend,
+            {
+                "MOSAIC_EVENTS_BUS": backend,
+                "MOSAIC_SNS_SQS_ENDPOINT_URL": sns_sqs.endpoint_url,
+                "MOSAIC_SNS_SQS_REGION": AWS_REGION,
+                "MOSAIC_SNS_SQS_TOPIC_NAME": f"{sns_sqs.prefix}events",
+                "MOSAIC_SNS_SQS_QUEUE_PREFIX": sns_sqs.prefix,
+                "MOSAIC_SNS_SQS_WAIT_SECONDS": "1",
+                # A killed worker's received messages come back after this.
+                "MOSAIC_SNS_SQS_VISIBILITY_TIMEOUT_SECONDS": "5",
+                "AWS_ACCESS_KEY_ID": "tests",
+                "AWS_SECRET_ACCESS_KEY": "tests",
+            },
+            SNS_SQS_EVENTS,
+        )
+    else:
+        made = WorkerBus(backend, {}, EVENTS)
+    yield made
+    if harness is not None:
+        harness.consumers.add("audit")
+        await harness.cleanup()
+
+
+def start_worker(
+    location: DatabaseLocation, log_path: Path, bus: WorkerBus
+) -> subprocess.Popen[bytes]:
     env = mosaic_env(
         None,
+        **bus.env,
         MOSAIC_DATABASE_URL=location.owner_url.render_as_string(hide_password=False),
         MOSAIC_DATABASE_MIGRATE_ON_START="false",
         MOSAIC_EVENTS_POLL_INTERVAL_SECONDS="0.5",
@@ -68,12 +136,13 @@ def log_dir() -> Iterator[Path]:
 # Two worker processes and 1,500 events: minutes on a loaded machine.
 @pytest.mark.timeout(600)
 async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
-    location: DatabaseLocation, owner_sessions: Sessions, log_dir: Path
+    location: DatabaseLocation, owner_sessions: Sessions, log_dir: Path, worker_bus: WorkerBus
 ) -> None:
+    events = worker_bus.events
     tenant = uuid4()
-    await emit(owner_sessions, tenant, labels("killed", EVENTS))
+    await emit(owner_sessions, tenant, labels("killed", events))
     log = log_dir / "worker.log"
-    first = start_worker(location, log)
+    first = start_worker(location, log, worker_bus)
     try:
         deadline = time.monotonic() + 60
         while await audited(owner_sessions, tenant) == 0:
@@ -86,12 +155,12 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice
         if first.poll() is None:
             first.kill()
     handled_before_restart = await audited(owner_sessions, tenant)
-    assert handled_before_restart < EVENTS, "the kill came too late to test anything"
+    assert handled_before_restart < events, "the kill came too late to test anything"
 
-    second = start_worker(location, log_dir / "restarted.log")
+    second = start_worker(location, log_dir / "restarted.log", worker_bus)
     try:
         deadline = time.monotonic() + 90
-        while await audited(owner_sessions, tenant) < EVENTS:
+        while await audited(owner_sessions, tenant) < events:
             assert second.poll() is None, (log_dir / "restarted.log").read_text()
             assert time.monotonic() < deadline, (log_dir / "restarted.log").read_text()
             await asyncio.sleep(0.1)
@@ -115,8 +184,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice
             .select_from(EventDeadLetter)
             .where(EventDeadLetter.consumer == "audit", EventDeadLetter.event_id.in_(event_ids))
         )
-    assert await audited(owner_sessions, tenant) == EVENTS
-    assert processed == EVENTS
+    assert await audited(owner_sessions, tenant) == events
+    assert processed == events
     assert dead == 0
     # A redelivered event was recognised, not applied again (which would have failed).
     assert "event_handler_failed" not in (log_dir / "restarted.log").read_text()

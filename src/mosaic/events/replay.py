@@ -36,7 +36,12 @@ async def replay_since(
     since: datetime,
     batch_size: int = 500,
 ) -> int:
-    """Re-deliver to ``consumer_name`` the published events it handles since ``since``."""
+    """Re-deliver to ``consumer_name`` the published events it handles since ``since``.
+
+    The consumer's queue is declared first: a consumer that has never run has none yet, and a
+    broker refuses (RabbitMQ) or cannot find (SQS) a queue that does not exist.
+    """
+    await bus.subscribe(consumer_name, consumer.event_types)
     connection = await asyncpg.connect(
         **connect_kwargs(owner_url, application_name="mosaic-replay"), timeout=10
     )

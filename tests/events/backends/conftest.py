@@ -1,7 +1,8 @@
 """Bus backends under test: each as a harness that opens buses on its own fresh names.
 
-RabbitMQ is the machine's broker (127.0.0.1:5672, guest/guest); SNS/SQS is moto's server,
-started here as a separate process on a free port (AWS is out of reach from the tests).
+PostgreSQL is the test session's embedded cluster (its queue tables; this harness's consumers'
+rows are deleted afterwards); RabbitMQ is the machine's broker (127.0.0.1:5672, guest/guest);
+SNS/SQS is moto's server, started as a separate process on a free port (AWS is out of reach).
 Under ``CI=true`` a broker that cannot be reached fails the tests instead of skipping them.
 """
 
@@ -16,10 +17,15 @@ from uuid import uuid4
 import aio_pika
 import aioboto3
 import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mosaic.core.database import DatabaseLocation
+from mosaic.events.backends.postgres import PostgresBus
 from mosaic.events.backends.rabbitmq import RabbitMQBus
 from mosaic.events.backends.sns_sqs import SnsSqsBus
 from mosaic.events.bus import Bus
+from mosaic.models import EventDelivery, EventSubscription
 from tests.conftest import RABBITMQ_URL
 
 AWS_REGION = "us-east-1"
@@ -45,6 +51,42 @@ class BusHarness(Protocol):
 
     async def cleanup(self) -> None:
         """Delete everything this harness declared."""
+
+
+@dataclass
+class PostgresHarness:
+    """The PostgreSQL bus: its queue is a table, so there is no broker dead-letter queue.
+
+    The lease is short so that a delivery taken and not acknowledged before a close comes back
+    within a test's time (a broker requeues it at once; PostgreSQL waits for the lease).
+    """
+
+    location: DatabaseLocation
+    owner_sessions: async_sessionmaker[AsyncSession]
+    name: str = "postgres"
+    lease_seconds: float = 2.0
+    consumers: set[str] = field(default_factory=set)
+
+    def open(self) -> PostgresBus:
+        return PostgresBus(
+            self.location, poll_interval_seconds=0.5, lease_seconds=self.lease_seconds
+        )
+
+    async def inject_raw(self, consumer: str, body: bytes) -> None:
+        async with self.owner_sessions() as session, session.begin():
+            session.add(EventDelivery(consumer=consumer, body=body.decode()))
+
+    async def dead_letters(self, consumer: str) -> list[bytes]:
+        """Always empty: the PostgreSQL bus keeps no dead letters of its own (the worker keeps
+        them in ``event_dead_letters`` for every backend)."""
+        return []
+
+    async def cleanup(self) -> None:
+        if not self.consumers:
+            return
+        async with self.owner_sessions() as session, session.begin():
+            for table in (EventDelivery, EventSubscription):
+                await session.execute(delete(table).where(table.consumer.in_(self.consumers)))
 
 
 @dataclass
@@ -153,6 +195,16 @@ class SnsSqsHarness:
 
 
 @pytest.fixture
+async def postgres_harness(
+    location: DatabaseLocation, owner_sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[PostgresHarness]:
+    """The PostgreSQL bus on the session's database, this test's consumers' rows deleted after."""
+    made = PostgresHarness(location=location, owner_sessions=owner_sessions)
+    yield made
+    await made.cleanup()
+
+
+@pytest.fixture
 async def rabbitmq_harness(rabbitmq_url: str) -> AsyncIterator[RabbitMQHarness]:
     """RabbitMQ on an exchange and queues of this test's own, deleted afterwards."""
     made = RabbitMQHarness()
@@ -169,7 +221,11 @@ async def sns_sqs_harness(moto_endpoint: str) -> AsyncIterator[SnsSqsHarness]:
 
 
 # The contract's backends: a param names the fixture that makes its harness.
-HARNESSES = {"rabbitmq": "rabbitmq_harness", "sns-sqs": "sns_sqs_harness"}
+HARNESSES = {
+    "postgres": "postgres_harness",
+    "rabbitmq": "rabbitmq_harness",
+    "sns-sqs": "sns_sqs_harness",
+}
 
 
 @pytest.fixture(params=list(HARNESSES))

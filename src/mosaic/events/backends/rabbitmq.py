@@ -156,9 +156,9 @@ class RabbitMQBus:
         channel, exchange = self._publishing()
         queue = await self._declare_queue(channel, consumer)
         for event_type in sorted(set(event_types)):
-            # Every type (the audit trail) is AMQP's multi-word wildcard.
-            binding = "#" if event_type == ALL_EVENT_TYPES else event_type
-            await queue.bind(exchange, routing_key=binding)
+            # A topic exchange's "*" is one word only; every type (dotted or not) is "#".
+            routing_key = "#" if event_type == ALL_EVENT_TYPES else event_type
+            await queue.bind(exchange, routing_key=routing_key)
 
     async def _delay_queue(self, consumer: str, delay_ms: int) -> str:
         """A queue whose messages return to the consumer's queue after ``delay_ms``.

@@ -245,10 +245,7 @@ class SnsSqsBus:
         self._queue_urls[consumer] = queue_url
         existing = await self._subscription_arn(queue_arn)
         types = sorted(set(event_types))
-        # Every type (the audit trail): a filter on the attribute's presence, since SNS has no
-        # wildcard value; otherwise the exact types.
-        matcher: list[Any] = [{"exists": True}] if ALL_EVENT_TYPES in types else types
-        filter_policy = json.dumps({"type": matcher})
+        filter_policy = json.dumps({"type": _type_filter(types)})
         if existing is not None and not types:
             await sns.unsubscribe(SubscriptionArn=existing)
         elif existing is not None:
@@ -417,6 +414,14 @@ class SnsSqsBus:
             MessageAttributes=_sqs_attributes(attributes),
         )
         await sqs.delete_message(QueueUrl=receipt.queue_url, ReceiptHandle=receipt.receipt_handle)
+
+
+def _type_filter(types: list[str]) -> list[Any]:
+    """The filter policy's condition on ``type``: the types, or any type at all for a consumer
+    of every type (SNS would otherwise look for a type literally named ``*``)."""
+    if ALL_EVENT_TYPES in types:
+        return [{"exists": True}]
+    return list(types)
 
 
 def _sns_attributes(values: dict[str, str]) -> dict[str, SnsAttribute]:
