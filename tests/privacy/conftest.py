@@ -250,6 +250,7 @@ async def world(
                     user_id=bob.id,
                     role=ScopeRole.OWNER,
                     approved_by=alice.id,
+                    **_provenance(alice),  # she approved it
                 ),
             ]
         )

@@ -19,6 +19,7 @@ from mosaic.models import (
     Base,
     IdempotencyRecord,
     Legacy,
+    LegacyMember,
     OutboxEvent,
     PlatformRole,
     ScopeRole,
@@ -444,3 +445,15 @@ async def test_the_last_owner_of_a_community_is_refused_until_someone_else_owns_
             .values(role=ScopeRole.OWNER)
         )
     assert (await erase_self(client, world, world.alice.email)).status_code == 204
+
+
+async def test_memberships_she_approved_stay_without_her_provenance(
+    client: httpx.AsyncClient, world: World, owner_sessions: Sessions, blob_store: Any
+) -> None:
+    await erase_self(client, world, world.alice.email)
+
+    async with owner_sessions() as session:
+        bobs = await session.get(LegacyMember, (world.tenant.id, world.bob_legacy, world.bob.id))
+    assert bobs is not None
+    assert (bobs.role, bobs.approved_by) == (ScopeRole.OWNER, None)
+    assert (bobs.actor_id, bobs.source_ip, bobs.user_agent) == (None, None, None)

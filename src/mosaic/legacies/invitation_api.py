@@ -11,6 +11,7 @@ from mosaic.authz.dependencies import CurrentSubject
 from mosaic.core.dependencies import SettingsDep
 from mosaic.core.errors import error_responses
 from mosaic.core.pagination import Page, PageParams
+from mosaic.core.provenance import Provenance
 from mosaic.identity.dependencies import IdempotentCreateDep, IdentityDep, TenantSession
 from mosaic.identity.errors import NotAUser
 from mosaic.legacies import invitation_service as service
@@ -61,6 +62,7 @@ async def create_invitation(
         data=data,
         mailer=identity.mailer,
         link_base=link_base,
+        provenance=Provenance.of(subject.principal, request),
     )
     created = LegacyInvitationCreated(
         **LegacyInvitationRead.model_validate(invitation).model_dump(),
@@ -94,9 +96,19 @@ async def list_invitations(
     ),
 )
 async def revoke_invitation(
-    legacy_id: UUID, invitation_id: UUID, session: TenantSession, subject: CurrentSubject
+    legacy_id: UUID,
+    invitation_id: UUID,
+    request: Request,
+    session: TenantSession,
+    subject: CurrentSubject,
 ) -> Response:
-    await service.revoke(session, subject=subject, legacy_id=legacy_id, invitation_id=invitation_id)
+    await service.revoke(
+        session,
+        subject=subject,
+        legacy_id=legacy_id,
+        invitation_id=invitation_id,
+        provenance=Provenance.of(subject.principal, request),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -114,7 +126,12 @@ async def revoke_invitation(
     ),
 )
 async def accept_invitation(
-    data: LegacyInvitationAccept, session: TenantSession, subject: CurrentSubject
+    data: LegacyInvitationAccept, request: Request, session: TenantSession, subject: CurrentSubject
 ) -> LegacyMemberRead:
-    row = await service.accept(session, subject=subject, token=data.token)
+    row = await service.accept(
+        session,
+        subject=subject,
+        token=data.token,
+        provenance=Provenance.of(subject.principal, request),
+    )
     return member_read(row)

@@ -16,6 +16,7 @@ from mosaic import authz, events
 from mosaic.authz import Action, LegacyInvitationResource, ResourceKind, Subject
 from mosaic.core.ids import new_id
 from mosaic.core.mail import Mailer, MailMessage
+from mosaic.core.provenance import Provenance
 from mosaic.identity.errors import NotAUser
 from mosaic.legacies import repository
 from mosaic.legacies.errors import (
@@ -28,6 +29,7 @@ from mosaic.legacies.errors import (
     LegacyNotFound,
 )
 from mosaic.legacies.events import LegacyInvitationAccepted, LegacyInvitationCreated, MemberJoined
+from mosaic.legacies.member_service import stamp
 from mosaic.legacies.repository import MemberRow
 from mosaic.legacies.schemas import LegacyInvitationCreate
 from mosaic.legacies.service import actor_of, find
@@ -71,6 +73,7 @@ async def create(
     data: LegacyInvitationCreate,
     mailer: Mailer,
     link_base: str,
+    provenance: Provenance,
 ) -> tuple[LegacyInvitation, str]:
     """Invite to a legacy; returns the invitation and its token (shown this once). An email
     invitation is also mailed, with a link to the web app's accept page."""
@@ -88,6 +91,7 @@ async def create(
         token_hash=hash_token(token),
         invited_by=subject.user_id,
         expires_at=datetime.now(UTC) + ttl,
+        **provenance.columns(),
     )
     session.add(invitation)
     await session.flush()
@@ -137,7 +141,12 @@ async def list_invitations(
 
 
 async def revoke(
-    session: AsyncSession, *, subject: Subject, legacy_id: UUID, invitation_id: UUID
+    session: AsyncSession,
+    *,
+    subject: Subject,
+    legacy_id: UUID,
+    invitation_id: UUID,
+    provenance: Provenance,
 ) -> None:
     """Revoke an invitation; revoking it again changes nothing, an accepted one is 409."""
     legacy = await _authorized_legacy(
@@ -150,11 +159,14 @@ async def revoke(
         raise LegacyInvitationAlreadyAccepted()
     if invitation.revoked_at is None:
         invitation.revoked_at = datetime.now(UTC)
+        stamp(invitation, provenance)
         await session.flush()
         logger.info("legacy_invitation_revoked", invitation_id=str(invitation.id))
 
 
-async def accept(session: AsyncSession, *, subject: Subject, token: str) -> MemberRow:
+async def accept(
+    session: AsyncSession, *, subject: Subject, token: str, provenance: Provenance
+) -> MemberRow:
     """Join the invitation's legacy in its role.
 
     Single use: accepting again as the same user returns the same membership (a retry after
@@ -194,6 +206,7 @@ async def accept(session: AsyncSession, *, subject: Subject, token: str) -> Memb
                 state=MembershipState.ACTIVE,
                 joined_at=now,
                 approved_by=invitation.invited_by,
+                **provenance.columns(),
             )
         )
     elif existing[0].state is MembershipState.PENDING:
@@ -201,9 +214,11 @@ async def accept(session: AsyncSession, *, subject: Subject, token: str) -> Memb
         membership = existing[0]
         membership.state, membership.role = MembershipState.ACTIVE, invitation.role
         membership.joined_at, membership.approved_by = now, invitation.invited_by
+        stamp(membership, provenance)
     else:
         raise AlreadyLegacyMember()
     invitation.accepted_at, invitation.accepted_by = now, subject.user_id
+    stamp(invitation, provenance)
     await session.flush()
     common = {"tenant_id": legacy.tenant_id, "role": invitation.role}
     await events.record(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from mosaic.authz.dependencies import CurrentSubject
 from mosaic.core.errors import error_responses
 from mosaic.core.pagination import Page, PageParams
+from mosaic.core.provenance import Provenance
 from mosaic.identity.dependencies import IdempotentCreateDep, TenantSession
 from mosaic.identity.errors import NotAUser
 from mosaic.legacies import member_service as service
@@ -52,11 +53,17 @@ def member_read(row: MemberRow) -> LegacyMemberRead:
 )
 async def join_legacy(
     legacy_id: UUID,
+    request: Request,
     session: TenantSession,
     subject: CurrentSubject,
     idempotency: IdempotentCreateDep,
 ) -> JSONResponse:
-    row = await service.request_to_join(session, subject=subject, legacy_id=legacy_id)
+    row = await service.request_to_join(
+        session,
+        subject=subject,
+        legacy_id=legacy_id,
+        provenance=Provenance.of(subject.principal, request),
+    )
     return await idempotency.respond(member_read(row), status_code=201)
 
 
@@ -84,13 +91,19 @@ async def list_members(
 async def approve_member(
     legacy_id: UUID,
     user_id: UUID,
+    request: Request,
     session: TenantSession,
     subject: CurrentSubject,
     data: LegacyMemberApproval | None = None,
 ) -> LegacyMemberRead:
     role = (data or LegacyMemberApproval()).role
     row = await service.approve(
-        session, subject=subject, legacy_id=legacy_id, user_id=user_id, role=role
+        session,
+        subject=subject,
+        legacy_id=legacy_id,
+        user_id=user_id,
+        role=role,
+        provenance=Provenance.of(subject.principal, request),
     )
     return member_read(row)
 
@@ -105,11 +118,17 @@ async def change_member_role(
     legacy_id: UUID,
     user_id: UUID,
     data: LegacyMemberRoleChange,
+    request: Request,
     session: TenantSession,
     subject: CurrentSubject,
 ) -> LegacyMemberRead:
     row = await service.change_role(
-        session, subject=subject, legacy_id=legacy_id, user_id=user_id, role=data.role
+        session,
+        subject=subject,
+        legacy_id=legacy_id,
+        user_id=user_id,
+        role=data.role,
+        provenance=Provenance.of(subject.principal, request),
     )
     return member_read(row)
 

@@ -1,7 +1,9 @@
 """Rules of legacy membership: asking to join, approving, changing roles, removing, leaving.
 
 Authorization is decided on the path (legacy, user) before the membership row is read, so a
-caller who may not manage members learns nothing about who has asked to join.
+caller who may not manage members learns nothing about who has asked to join. Every write
+that leaves a row behind (join, approve, role change) stores the request's provenance in it;
+removing and leaving delete the row, so only their outbox event records the actor.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic import authz, events
 from mosaic.authz import Action, LegacyMemberResource, ResourceKind, Subject
+from mosaic.core.provenance import Provenance
 from mosaic.identity.errors import NotAUser
 from mosaic.legacies import repository
 from mosaic.legacies.errors import (
@@ -33,7 +36,7 @@ from mosaic.legacies.events import (
 )
 from mosaic.legacies.repository import MemberRow
 from mosaic.legacies.service import actor_of, find
-from mosaic.models import Legacy, LegacyMember, MembershipState, ScopeRole
+from mosaic.models import Legacy, LegacyInvitation, LegacyMember, MembershipState, ScopeRole
 
 # The role a request to join turns into when an owner approves it without choosing one.
 DEFAULT_ROLE = ScopeRole.CONTRIBUTOR
@@ -90,7 +93,9 @@ async def list_members(
     )
 
 
-async def request_to_join(session: AsyncSession, *, subject: Subject, legacy_id: UUID) -> MemberRow:
+async def request_to_join(
+    session: AsyncSession, *, subject: Subject, legacy_id: UUID, provenance: Provenance
+) -> MemberRow:
     """Ask to join: a pending membership that the legacy's owners approve or reject."""
     if subject.user_id is None:
         raise NotAUser()
@@ -109,6 +114,7 @@ async def request_to_join(session: AsyncSession, *, subject: Subject, legacy_id:
             user_id=subject.user_id,
             role=DEFAULT_ROLE,
             state=MembershipState.PENDING,
+            **provenance.columns(),
         )
     )
     await session.flush()
@@ -122,7 +128,13 @@ async def request_to_join(session: AsyncSession, *, subject: Subject, legacy_id:
 
 
 async def approve(
-    session: AsyncSession, *, subject: Subject, legacy_id: UUID, user_id: UUID, role: ScopeRole
+    session: AsyncSession,
+    *,
+    subject: Subject,
+    legacy_id: UUID,
+    user_id: UUID,
+    role: ScopeRole,
+    provenance: Provenance,
 ) -> MemberRow:
     """Turn a pending request into an active membership in ``role``."""
     legacy = await _authorized_legacy(
@@ -134,6 +146,7 @@ async def approve(
         raise NotPending()
     membership.state, membership.role = MembershipState.ACTIVE, role
     membership.joined_at, membership.approved_by = datetime.now(UTC), subject.user_id
+    stamp(membership, provenance)
     await session.flush()
     await events.record(
         session,
@@ -151,7 +164,13 @@ async def approve(
 
 
 async def change_role(
-    session: AsyncSession, *, subject: Subject, legacy_id: UUID, user_id: UUID, role: ScopeRole
+    session: AsyncSession,
+    *,
+    subject: Subject,
+    legacy_id: UUID,
+    user_id: UUID,
+    role: ScopeRole,
+    provenance: Provenance,
 ) -> MemberRow:
     """Give a member another role; the last active owner cannot be demoted (409)."""
     legacy = await _authorized_legacy(
@@ -163,6 +182,7 @@ async def change_role(
     if previous is not role:
         await _keep_an_owner(session, membership)
         membership.role = role
+        stamp(membership, provenance)
         await session.flush()
         await events.record(
             session,
@@ -213,6 +233,12 @@ async def leave(session: AsyncSession, *, subject: Subject, legacy_id: UUID) -> 
     if subject.user_id is None:
         raise NotAUser()
     await remove(session, subject=subject, legacy_id=legacy_id, user_id=subject.user_id)
+
+
+def stamp(row: LegacyMember | LegacyInvitation, provenance: Provenance) -> None:
+    """Record ``provenance`` as the last write's in a membership or invitation row."""
+    for column, value in provenance.columns().items():
+        setattr(row, column, value)
 
 
 async def _keep_an_owner(session: AsyncSession, membership: LegacyMember) -> None:

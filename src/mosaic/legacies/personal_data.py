@@ -1,7 +1,8 @@
 """Subject access: what the legacy tables hold about a user, in the bound tenant.
 
 Legacies the user created or last changed, their memberships of legacies (and the ones they
-approved), and legacy invitations they sent, accepted or that are addressed to them.
+approved or last changed), and legacy invitations they sent, accepted, last changed or that
+are addressed to them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ async def collect(session: AsyncSession, user_id: UUID) -> Sections:
         "legacy_memberships": records_of(
             await rows(
                 select(LegacyMember)
-                .where(or_(LegacyMember.user_id == user_id, LegacyMember.approved_by == user_id))
+                .where(
+                    or_(
+                        LegacyMember.user_id == user_id,
+                        LegacyMember.approved_by == user_id,
+                        LegacyMember.actor_id == user_id,
+                    )
+                )
                 .order_by(LegacyMember.legacy_id)
             )
         ),
@@ -45,6 +52,7 @@ async def collect(session: AsyncSession, user_id: UUID) -> Sections:
                     or_(
                         LegacyInvitation.invited_by == user_id,
                         LegacyInvitation.accepted_by == user_id,
+                        LegacyInvitation.actor_id == user_id,
                         LegacyInvitation.email == email,
                     )
                 )
@@ -63,8 +71,10 @@ CONTRIBUTOR = Contributor(
             "legacies.actor_id",
             "legacy_members.user_id",
             "legacy_members.approved_by",
+            "legacy_members.actor_id",
             "legacy_invitations.invited_by",
             "legacy_invitations.accepted_by",
+            "legacy_invitations.actor_id",
         }
     ),
 )

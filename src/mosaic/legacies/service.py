@@ -125,6 +125,7 @@ async def create(
                 role=ScopeRole.OWNER,
                 state=MembershipState.ACTIVE,
                 joined_at=datetime.now(UTC),
+                **provenance.columns(),
             )
         )
         await session.flush()

@@ -1,4 +1,8 @@
-"""An invitation to a legacy, by email or as a shareable link; single use, expiring."""
+"""An invitation to a legacy, by email or as a shareable link; single use, expiring.
+
+Its provenance columns tell who made the last change (the invitation, its acceptance or its
+revocation) and from where.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from sqlalchemy import DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mosaic.models.base import Base, IdMixin, TenantOwned, TimestampMixin, str_enum
+from mosaic.models.provenance import ProvenanceMixin
 from mosaic.models.tenant_membership import ScopeRole
 
 
-class LegacyInvitation(IdMixin, TimestampMixin, TenantOwned, Base):
+class LegacyInvitation(IdMixin, TimestampMixin, ProvenanceMixin, TenantOwned, Base):
     __tablename__ = "legacy_invitations"
     __table_args__ = (Index(None, "tenant_id", "legacy_id"),)
 

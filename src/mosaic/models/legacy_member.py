@@ -2,6 +2,8 @@
 
 Seed 002's roles map onto scope roles (creator = owner, editor = editor, member = contributor,
 viewer = viewer); its "pending" is a state: a request to join awaiting approval.
+Its provenance columns tell who made the last change (the join, the approval, the role
+change) and from where.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from sqlalchemy import DateTime, ForeignKey, Index, PrimaryKeyConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mosaic.models.base import Base, TenantOwned, TimestampMixin, str_enum
+from mosaic.models.provenance import ProvenanceMixin
 from mosaic.models.tenant_membership import MembershipState, ScopeRole
 
 
-class LegacyMember(TimestampMixin, TenantOwned, Base):
+class LegacyMember(TimestampMixin, ProvenanceMixin, TenantOwned, Base):
     __tablename__ = "legacy_members"
     __table_args__ = (
         PrimaryKeyConstraint("tenant_id", "legacy_id", "user_id"),

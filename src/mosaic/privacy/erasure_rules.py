@@ -47,8 +47,10 @@ ERASURE_RULES: dict[str, ErasureRule] = {
     "legacies.actor_id": ErasureRule("sql", _PROVENANCE),
     "legacy_members.user_id": ErasureRule("sql", "deleted"),
     "legacy_members.approved_by": ErasureRule("sql", "cleared"),
+    "legacy_members.actor_id": ErasureRule("sql", _PROVENANCE),
     "legacy_invitations.invited_by": ErasureRule("sql", "cleared"),
     "legacy_invitations.accepted_by": ErasureRule("sql", "cleared"),
+    "legacy_invitations.actor_id": ErasureRule("sql", _PROVENANCE),
     "stories.author_id": ErasureRule(
         "sql", "their stories deleted, with revisions, flags, consents"
     ),

@@ -102,6 +102,10 @@ def upgrade() -> None:
                 WHERE actor_id = member;
             UPDATE public.story_flags SET actor_id = NULL, source_ip = NULL, user_agent = NULL
                 WHERE actor_id = member;
+            UPDATE public.legacy_members SET actor_id = NULL, source_ip = NULL, user_agent = NULL
+                WHERE actor_id = member;
+            UPDATE public.legacy_invitations SET actor_id = NULL, source_ip = NULL,
+                user_agent = NULL WHERE actor_id = member;
             UPDATE public.story_flags f SET flagged_by = NULL, note = NULL
                 WHERE f.flagged_by = member;
             UPDATE public.story_flags f SET resolved_by = NULL WHERE f.resolved_by = member;
