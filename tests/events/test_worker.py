@@ -110,6 +110,7 @@ async def test_a_write_reaches_the_consumer_in_a_transaction_bound_to_its_tenant
                 )
 
         async def applied() -> bool:
+            # Only this test's labels: the relay also publishes what earlier tests left pending.
             counts = await effect_counts(owner_sessions, consumer)
             return sorted(label for label in counts if label.startswith(prefix)) == labels(
                 prefix, 3
@@ -123,9 +124,9 @@ async def test_a_write_reaches_the_consumer_in_a_transaction_bound_to_its_tenant
         bound = await session.scalars(
             text(
                 "SELECT DISTINCT bound_tenant FROM test_event_effects "
-                "WHERE consumer = :c AND label LIKE :prefix"
+                "WHERE consumer = :c AND label LIKE :p"
             ),
-            {"c": consumer, "prefix": f"{prefix}-%"},
+            {"c": consumer, "p": f"{prefix}-%"},
         )
         assert list(bound) == [str(tenant)]
 
