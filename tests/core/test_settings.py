@@ -236,3 +236,13 @@ def test_production_refuses_session_cookies_without_secure(
 
     with pytest.raises(ConfigurationError, match="MOSAIC_SESSION_COOKIE_SECURE"):
         load_settings()
+
+
+def test_the_sns_sqs_region_is_taken_by_name_and_from_its_environment_aliases(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mosaic.core.settings import SnsSqsSettings
+
+    assert SnsSqsSettings(sns_sqs_region="us-east-1").sns_sqs_region == "us-east-1"
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
+    assert SnsSqsSettings().sns_sqs_region == "ap-southeast-2"

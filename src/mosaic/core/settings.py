@@ -437,6 +437,11 @@ class SnsSqsSettings(_Section):
     """The SNS/SQS event bus (``MOSAIC_EVENTS_BUS=sns-sqs``); credentials come from the usual
     AWS chain (environment, shared files, instance or task role), never from here."""
 
+    # The region has environment aliases; keyword construction (tests, benchmarks) by name.
+    model_config = SettingsConfigDict(
+        env_prefix="MOSAIC_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
     # Unset: AWS itself; set for LocalStack, moto or a VPC endpoint.
     sns_sqs_endpoint_url: str | None = None
     sns_sqs_region: str = Field(
