@@ -75,6 +75,43 @@ async def test_a_connection_dropped_mid_stream_loses_no_message(
         await bus.close()
 
 
+def restart_broker() -> None:
+    """Stop and start the RabbitMQ application on its node: every connection drops, and only
+    what is durable (the exchange, the queues, persistent messages) is there afterwards."""
+    for command in ("stop_app", "start_app"):
+        subprocess.run(["rabbitmqctl", command], capture_output=True, check=True, timeout=120)
+
+
+async def test_a_broker_restarted_mid_stream_loses_no_message(
+    rabbitmq_harness: RabbitMQHarness,
+) -> None:
+    if shutil.which("rabbitmqctl") is None:
+        unavailable("rabbitmqctl is not on PATH: cannot restart the broker")
+    bus = rabbitmq_harness.open()
+    await bus.start()
+    try:
+        consumer = await subscribed(rabbitmq_harness, bus, ["StoryCreated"])
+        before = [envelope() for _ in range(40)]
+        await bus.publish(before)
+        seen: set[str] = set()
+        async with asyncio.timeout(150), consuming(bus, consumer, prefetch=5) as stream:
+            async for delivery in stream:
+                assert delivery.envelope is not None
+                seen.add(delivery.envelope.id)
+                await bus.ack(delivery)
+                if len(seen) == 10:
+                    await asyncio.to_thread(restart_broker)
+                if seen >= {e.id for e in before}:
+                    break
+
+        after = [envelope() for _ in range(5)]
+        await bus.publish(after)
+        taken = await take(bus, consumer, len(after))
+        assert {d.envelope.id for d in taken if d.envelope} == {e.id for e in after}
+    finally:
+        await bus.close()
+
+
 @pytest.mark.parametrize(
     ("delay_seconds", "milliseconds"),
     [(0.0, 1), (0.0004, 1), (0.05, 50), (1.234, 1300), (2.0, 2000), (59.91, 60000)],
