@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import httpx
 from sqlalchemy import select
 
-from mosaic.models import OutboxEvent, ScopeRole
+from mosaic.models import OutboxEvent, PlatformRole, ScopeRole
 from tests.conftest import MemberFactory, TenantFactory, TenantWithKey
 from tests.identity.conftest import (
     PASSWORD,
@@ -21,6 +21,7 @@ from tests.identity.conftest import (
     AppClientFactory,
     Sessions,
     SignedIn,
+    SignInFactory,
     default_tenant_id,
     login,
 )
@@ -240,3 +241,38 @@ async def test_a_password_reset_is_recorded_once(
         str(account.id),
     )
     _no_personal_data([event], account.email, found.group(1))
+
+
+async def test_an_admins_create_and_update_are_recorded_as_theirs(
+    client: httpx.AsyncClient,
+    sign_in: SignInFactory,
+    signed_in: SignedIn,
+    owner_sessions: Sessions,
+) -> None:
+    admin = await sign_in(role=PlatformRole.ADMIN)
+    address = f"made-{uuid4().hex[:12]}@example.com"
+
+    created = await client.post(
+        "/api/v1/users", json={"email": address, "first_name": "Grace"}, headers=admin.headers
+    )
+    taken = await client.post(
+        "/api/v1/users", json={"email": signed_in.account.email}, headers=admin.headers
+    )
+    updated = await client.patch(
+        f"/api/v1/users/{signed_in.account.id}",
+        json={"role": "moderator", "last_name": "Hopper"},
+        headers=admin.headers,
+    )
+
+    assert created.status_code == 201, created.text
+    assert taken.status_code == 409, taken.text
+    assert updated.status_code == 200, updated.text
+    made = await _events(owner_sessions, created.json()["id"])
+    assert _types(made) == ["TenantMemberJoined", "UserRegistered"]
+    assert made[0].payload["via"] == "admin"
+    assert made[1].payload["by_admin"] is True
+    assert all(event.actor_id == str(admin.account.id) for event in made)
+    [changed] = await _events(owner_sessions, signed_in.account.id)
+    assert (changed.type, changed.tenant_id) == ("UserUpdated", None)
+    assert changed.payload["changed"] == ["last_name", "role"]
+    _no_personal_data([*made, changed], address, "Grace", "Hopper")
