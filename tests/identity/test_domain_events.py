@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import httpx
 from sqlalchemy import select
 
-from mosaic.models import OutboxEvent, PlatformRole, ScopeRole
+from mosaic.models import OutboxEvent, PlatformRole, ScopeRole, TenantMembership
 from tests.conftest import MemberFactory, TenantFactory, TenantWithKey
 from tests.identity.conftest import (
     PASSWORD,
@@ -191,7 +191,7 @@ async def test_api_keys_created_and_revoked_are_recorded_with_their_scopes_only(
     _no_personal_data(events, key["key"], key["prefix"])
 
 
-async def test_a_profile_update_is_recorded_without_a_tenant_or_values(
+async def test_a_profile_update_is_recorded_in_the_bound_tenant_without_values(
     client: httpx.AsyncClient, signed_in: SignedIn, owner_sessions: Sessions
 ) -> None:
     response = await client.patch(
@@ -206,20 +206,26 @@ async def test_a_profile_update_is_recorded_without_a_tenant_or_values(
     [event] = await _events(owner_sessions, signed_in.account.id)
     assert (event.type, event.tenant_id, event.actor_id) == (
         "UserUpdated",
-        None,
+        signed_in.account.tenant_id,
         str(signed_in.account.id),
     )
     assert event.payload["changed"] == ["first_name"]
     _no_personal_data([event], "Grace", signed_in.account.email)
 
 
-async def test_a_password_reset_is_recorded_once(
+async def test_a_password_reset_is_recorded_once_in_each_tenant_of_the_user(
     client_with: AppClientFactory,
     make_account: AccountFactory,
+    make_tenant: TenantFactory,
     owner_sessions: Sessions,
     tmp_path: Path,
 ) -> None:
     account = await make_account()
+    elsewhere = await make_tenant()
+    async with owner_sessions() as session, session.begin():
+        session.add(
+            TenantMembership(tenant_id=elsewhere.id, user_id=account.id, role=ScopeRole.VIEWER)
+        )
     mail_dir = tmp_path / "mail"
     async with client_with(mail={"mail_dir": str(mail_dir)}) as client:
         await client.post("/api/v1/auth/password-reset", json={"email": account.email})
@@ -234,13 +240,11 @@ async def test_a_password_reset_is_recorded_once(
 
     assert first.status_code == 204, first.text
     assert again.status_code == 400, again.text
-    [event] = await _events(owner_sessions, account.id)
-    assert (event.type, event.tenant_id, event.actor_id) == (
-        "PasswordChanged",
-        None,
-        str(account.id),
-    )
-    _no_personal_data([event], account.email, found.group(1))
+    events = await _events(owner_sessions, account.id)
+    assert _types(events) == ["PasswordChanged", "PasswordChanged"]
+    assert {event.tenant_id for event in events} == {account.tenant_id, elsewhere.id}
+    assert all(event.actor_id == str(account.id) for event in events)
+    _no_personal_data(events, account.email, found.group(1))
 
 
 async def test_an_admins_create_and_update_are_recorded_as_theirs(
@@ -273,6 +277,6 @@ async def test_an_admins_create_and_update_are_recorded_as_theirs(
     assert made[1].payload["by_admin"] is True
     assert all(event.actor_id == str(admin.account.id) for event in made)
     [changed] = await _events(owner_sessions, signed_in.account.id)
-    assert (changed.type, changed.tenant_id) == ("UserUpdated", None)
+    assert (changed.type, changed.tenant_id) == ("UserUpdated", admin.account.tenant_id)
     assert changed.payload["changed"] == ["last_name", "role"]
     _no_personal_data([*made, changed], address, "Grace", "Hopper")

@@ -158,11 +158,12 @@ async def register(
             session, components=components, user=user, actor_id=str(user.id)
         )
     await record(session, replace(entry, actor_user_id=user.id, tenant_id=tenant_id))
-    await record_event(
-        session,
-        UserRegistered(tenant_id=tenant_id, resource_id=user.id, by_admin=False),
-        actor_id=str(user.id),
-    )
+    if tenant_id is not None:  # invite-only: no tenant yet, joining one is the event
+        await record_event(
+            session,
+            UserRegistered(tenant_id=tenant_id, resource_id=user.id, by_admin=False),
+            actor_id=str(user.id),
+        )
     return user
 
 

@@ -22,13 +22,12 @@ def actor_of(principal: Principal) -> str:
 class UserEvent(DomainEvent):
     """Something that happened to an account; ``resource_id`` is the user's id.
 
-    Accounts are installation-wide, so ``tenant_id`` is ``None`` unless the change belongs
-    to one tenant (the one a new account joined).
+    Accounts are installation-wide, but every event has a tenant (consumers run bound to it,
+    and the audit trail is tenant-scoped): the tenant the change was made in, as
+    ``UserErased`` does, or each tenant the user belongs to.
     """
 
     resource_kind: ClassVar[str] = "user"
-
-    tenant_id: UUID | None = None  # type: ignore[assignment]
 
 
 class UserRegistered(UserEvent):

@@ -277,11 +277,12 @@ async def _resolve_user(
     tenant_id = await auth_service.join_per_registration_mode(
         session, components=components, user=created, actor_id=str(created.id)
     )
-    await record_event(
-        session,
-        UserRegistered(tenant_id=tenant_id, resource_id=created.id, by_admin=False),
-        actor_id=str(created.id),
-    )
+    if tenant_id is not None:  # invite-only: no tenant yet, joining one is the event
+        await record_event(
+            session,
+            UserRegistered(tenant_id=tenant_id, resource_id=created.id, by_admin=False),
+            actor_id=str(created.id),
+        )
     await _add_identity(session, user=created, provider=provider, claims=claims, at=now)
     await record(
         session,

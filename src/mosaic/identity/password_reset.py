@@ -28,7 +28,7 @@ from mosaic.identity.errors import ResetTokenInvalid
 from mosaic.identity.events import PasswordChanged
 from mosaic.identity.passwords import PasswordPolicyViolation
 from mosaic.identity.schemas import normalise_email
-from mosaic.models import PasswordResetToken, User, UserStatus
+from mosaic.models import MembershipState, PasswordResetToken, User, UserStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -162,7 +162,14 @@ async def confirm_reset(
     # Proving control of the mailbox forgives the account's failed logins.
     await components.throttle.record_success(email=user.email)
     logger.info("password_reset", user_id=str(user.id))
-    await record_event(session, PasswordChanged(resource_id=user.id), actor_id=str(user.id))
+    # No request tenant here: every tenant the user belongs to hears that their sessions ended.
+    for membership in await repository.memberships_of(session, user.id):
+        if membership.state is MembershipState.ACTIVE:
+            await record_event(
+                session,
+                PasswordChanged(tenant_id=membership.tenant_id, resource_id=user.id),
+                actor_id=str(user.id),
+            )
     await record(
         session,
         AuditRecord(

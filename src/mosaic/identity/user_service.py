@@ -56,15 +56,19 @@ async def current_user(session: AsyncSession, *, principal: Principal) -> User:
     return user
 
 
-async def update_profile(session: AsyncSession, *, user: User, data: ProfileUpdate) -> User:
-    """Change a user's own name, display name or avatar."""
+async def update_profile(
+    session: AsyncSession, *, user: User, data: ProfileUpdate, tenant_id: UUID
+) -> User:
+    """Change a user's own name, display name or avatar; ``tenant_id`` is the one the request
+    is bound to, where the event is recorded."""
     changed = _apply_profile(user, data)
     await session.flush()
     await session.refresh(user)
     if changed:
-        # A profile is installation-wide: the event belongs to no tenant.
         await record_event(
-            session, UserUpdated(resource_id=user.id, changed=changed), actor_id=str(user.id)
+            session,
+            UserUpdated(tenant_id=tenant_id, resource_id=user.id, changed=changed),
+            actor_id=str(user.id),
         )
     return user
 
@@ -129,7 +133,7 @@ async def create_user(
     )
     await record_event(
         session,
-        UserRegistered(tenant_id=tenant_id, resource_id=user.id, by_admin=True),
+        UserRegistered(tenant_id=tenant_id or actor.tenant_id, resource_id=user.id, by_admin=True),
         actor_id=actor_of(actor),
     )
     await record(
@@ -198,7 +202,9 @@ async def update_user(
     await session.refresh(user)
     if changed:
         await record_event(
-            session, UserUpdated(resource_id=user.id, changed=changed), actor_id=actor_of(actor)
+            session,
+            UserUpdated(tenant_id=actor.tenant_id, resource_id=user.id, changed=changed),
+            actor_id=actor_of(actor),
         )
     components.access_cache.forget(user.id)
     return user
