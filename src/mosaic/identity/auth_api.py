@@ -302,7 +302,11 @@ async def update_me(
     data: ProfileUpdate, session: TenantSession, principal: CurrentPrincipal
 ) -> UserRead:
     user = await user_service.current_user(session, principal=principal)
-    return UserRead.model_validate(await user_service.update_profile(session, user=user, data=data))
+    return UserRead.model_validate(
+        await user_service.update_profile(
+            session, user=user, data=data, tenant_id=principal.tenant_id
+        )
+    )
 
 
 @well_known_router.get(

@@ -24,6 +24,7 @@ from mosaic.core.errors import MosaicError, RateLimited, ValidationFailed
 from mosaic.core.ids import new_id
 from mosaic.core.principal import Credential, Principal, PrincipalKind
 from mosaic.core.settings import RegistrationMode
+from mosaic.events import record as record_event
 from mosaic.identity import access_tokens, membership_service, repository
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.components import IdentityComponents
@@ -35,10 +36,18 @@ from mosaic.identity.errors import (
     NoTenantAccess,
     RegistrationUnavailable,
 )
+from mosaic.identity.events import TenantMemberJoined, UserRegistered
 from mosaic.identity.passwords import PasswordPolicyViolation
 from mosaic.identity.repository import Membership, UserAccess
 from mosaic.identity.schemas import RegisterRequest, normalise_email
-from mosaic.models import MembershipState, PlatformRole, RefreshToken, User, UserStatus
+from mosaic.models import (
+    MembershipState,
+    PlatformRole,
+    RefreshToken,
+    ScopeRole,
+    User,
+    UserStatus,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -145,8 +154,16 @@ async def register(
         session, user=user, token=data.invitation_token, origin=origin
     )
     if tenant_id is None:
-        tenant_id = await join_per_registration_mode(session, components=components, user=user)
+        tenant_id = await join_per_registration_mode(
+            session, components=components, user=user, actor_id=str(user.id)
+        )
     await record(session, replace(entry, actor_user_id=user.id, tenant_id=tenant_id))
+    if tenant_id is not None:  # invite-only: no tenant yet, joining one is the event
+        await record_event(
+            session,
+            UserRegistered(tenant_id=tenant_id, resource_id=user.id, by_admin=False),
+            actor_id=str(user.id),
+        )
     return user
 
 
@@ -202,7 +219,12 @@ async def create_user_row(
 
 
 async def join_per_registration_mode(
-    session: AsyncSession, *, components: IdentityComponents, user: User
+    session: AsyncSession,
+    *,
+    components: IdentityComponents,
+    user: User,
+    actor_id: str,
+    via: str = "registration",
 ) -> UUID | None:
     """Give a new user the membership the registration mode says; the tenant joined, if any."""
     mode = components.settings.registration_mode
@@ -217,14 +239,22 @@ async def join_per_registration_mode(
             slug=f"u-{user.id.hex[-12:]}",
             name=user.display_name[:200],
         )
-        return tenant_id
-    joined = await repository.join_registration_tenant(
-        session, user.id, components.settings.registration_tenant
+        role = ScopeRole.OWNER
+    else:
+        joined = await repository.join_registration_tenant(
+            session, user.id, components.settings.registration_tenant
+        )
+        if joined is None:
+            slug = components.settings.registration_tenant
+            logger.error("registration_tenant_missing", slug=slug)
+            raise RegistrationUnavailable()
+        tenant_id, role = joined, ScopeRole.CONTRIBUTOR
+    await record_event(
+        session,
+        TenantMemberJoined(tenant_id=tenant_id, resource_id=user.id, role=role, via=via),
+        actor_id=actor_id,
     )
-    if joined is None:
-        logger.error("registration_tenant_missing", slug=components.settings.registration_tenant)
-        raise RegistrationUnavailable()
-    return joined
+    return tenant_id
 
 
 # Login

@@ -17,6 +17,7 @@ from mosaic import authz
 from mosaic.authz import Action, InvitationResource, MembershipResource, ResourceKind, Subject
 from mosaic.core.errors import MosaicError
 from mosaic.core.ids import new_id
+from mosaic.events import record as record_event
 from mosaic.identity import audit
 from mosaic.identity import membership_repository as repository
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin
@@ -29,6 +30,15 @@ from mosaic.identity.errors import (
     InvitationUsed,
     LastOwner,
     MemberNotFound,
+)
+from mosaic.identity.events import (
+    TenantInvitationAccepted,
+    TenantInvitationCreated,
+    TenantInvitationRevoked,
+    TenantMemberJoined,
+    TenantMemberRemoved,
+    TenantMemberRoleChanged,
+    actor_of,
 )
 from mosaic.identity.membership_repository import InvitationLookup, MemberRow
 from mosaic.identity.membership_schemas import InvitationCreate
@@ -94,6 +104,16 @@ async def change_role(
             origin=origin,
             details={"from": previous.value, "to": role.value},
         )
+        await record_event(
+            session,
+            TenantMemberRoleChanged(
+                tenant_id=membership.tenant_id,
+                resource_id=user_id,
+                previous_role=previous,
+                role=role,
+            ),
+            actor_id=actor_of(subject.principal),
+        )
         # The subject may have changed their own role: decide afresh from here on.
         subject.memo.clear()
     return row
@@ -117,6 +137,16 @@ async def remove_member(
         target=f"user:{user_id}",
         origin=origin,
         details={"role": membership.role.value, "left": user_id == subject.user_id},
+    )
+    await record_event(
+        session,
+        TenantMemberRemoved(
+            tenant_id=membership.tenant_id,
+            resource_id=user_id,
+            role=membership.role,
+            left=user_id == subject.user_id,
+        ),
+        actor_id=actor_of(subject.principal),
     )
     subject.memo.clear()
 
@@ -184,6 +214,16 @@ async def create_invitation(
         origin=origin,
         details={"email": data.email, "role": data.role.value},
     )
+    await record_event(
+        session,
+        TenantInvitationCreated(
+            tenant_id=invitation.tenant_id,
+            resource_id=invitation.id,
+            invitation_id=invitation.id,
+            role=invitation.role,
+        ),
+        actor_id=actor_of(subject.principal),
+    )
     return invitation, token
 
 
@@ -224,6 +264,16 @@ async def revoke_invitation(
         invitation.revoked_at = datetime.now(UTC)
         await session.flush()
         logger.info("invitation_revoked", invitation_id=str(invitation.id))
+        await record_event(
+            session,
+            TenantInvitationRevoked(
+                tenant_id=invitation.tenant_id,
+                resource_id=invitation.id,
+                invitation_id=invitation.id,
+                role=invitation.role,
+            ),
+            actor_id=actor_of(subject.principal),
+        )
 
 
 async def find_invitation(session: AsyncSession, *, token: str) -> InvitationLookup:
@@ -277,7 +327,43 @@ async def accept_invitation(
         origin=origin,
         details={"role": row.role.value},
     )
+    await _record_accepted(
+        session,
+        tenant_id=row.tenant_id,
+        invitation_id=row.id,
+        user_id=subject.user_id,
+        role=row.role,
+        actor_id=actor_of(subject.principal),
+    )
     return await _membership_of(session, subject.user_id)
+
+
+async def _record_accepted(
+    session: AsyncSession,
+    *,
+    tenant_id: UUID,
+    invitation_id: UUID,
+    user_id: UUID,
+    role: ScopeRole,
+    actor_id: str,
+) -> None:
+    """An accepted invitation is two facts: the invitation is spent, the user joined."""
+    await record_event(
+        session,
+        TenantInvitationAccepted(
+            tenant_id=tenant_id,
+            resource_id=invitation_id,
+            invitation_id=invitation_id,
+            role=role,
+            user_id=user_id,
+        ),
+        actor_id=actor_id,
+    )
+    await record_event(
+        session,
+        TenantMemberJoined(tenant_id=tenant_id, resource_id=user_id, role=role, via="invitation"),
+        actor_id=actor_id,
+    )
 
 
 async def _membership_of(session: AsyncSession, user_id: UUID) -> MemberRow:
@@ -340,4 +426,12 @@ async def accept_invitation_token(
             ),
         )
         logger.info("invitation_accepted", invitation_id=str(joined.invitation_id))
+        await _record_accepted(
+            session,
+            tenant_id=joined.tenant_id,
+            invitation_id=joined.invitation_id,
+            user_id=user_id,
+            role=joined.role,
+            actor_id=str(user_id),
+        )
     return joined

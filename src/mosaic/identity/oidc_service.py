@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.ids import new_id
+from mosaic.events import record as record_event
 from mosaic.identity import auth_service, oidc_repository, repository, session_service
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.auth_service import AuthFailure
@@ -39,6 +40,7 @@ from mosaic.identity.errors import (
     OidcProviderUnavailable,
     OidcStateInvalid,
 )
+from mosaic.identity.events import UserRegistered
 from mosaic.identity.oidc_client import (
     CodeRejected,
     IdTokenClaims,
@@ -273,8 +275,14 @@ async def _resolve_user(
     if created is None:  # a concurrent sign-up took the email between our read and insert
         raise AuthFailure(OidcEmailInUse(), replace(failed, reason="email_taken_concurrently"))
     tenant_id = await auth_service.join_per_registration_mode(
-        session, components=components, user=created
+        session, components=components, user=created, actor_id=str(created.id)
     )
+    if tenant_id is not None:  # invite-only: no tenant yet, joining one is the event
+        await record_event(
+            session,
+            UserRegistered(tenant_id=tenant_id, resource_id=created.id, by_admin=False),
+            actor_id=str(created.id),
+        )
     await _add_identity(session, user=created, provider=provider, claims=claims, at=now)
     await record(
         session,

@@ -19,14 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mosaic.core.errors import ValidationFailed
 from mosaic.core.ids import new_id
 from mosaic.core.mail import MailMessage
+from mosaic.events import record as record_event
 from mosaic.identity import oidc_repository, password_reset_repository, repository
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record, record_independently
 from mosaic.identity.auth_service import AuthFailure
 from mosaic.identity.components import IdentityComponents
 from mosaic.identity.errors import ResetTokenInvalid
+from mosaic.identity.events import PasswordChanged
 from mosaic.identity.passwords import PasswordPolicyViolation
 from mosaic.identity.schemas import normalise_email
-from mosaic.models import PasswordResetToken, User, UserStatus
+from mosaic.models import MembershipState, PasswordResetToken, User, UserStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -160,6 +162,14 @@ async def confirm_reset(
     # Proving control of the mailbox forgives the account's failed logins.
     await components.throttle.record_success(email=user.email)
     logger.info("password_reset", user_id=str(user.id))
+    # No request tenant here: every tenant the user belongs to hears that their sessions ended.
+    for membership in await repository.memberships_of(session, user.id):
+        if membership.state is MembershipState.ACTIVE:
+            await record_event(
+                session,
+                PasswordChanged(tenant_id=membership.tenant_id, resource_id=user.id),
+                actor_id=str(user.id),
+            )
     await record(
         session,
         AuditRecord(

@@ -26,6 +26,7 @@ from mosaic.authz import (
 from mosaic.core.errors import ValidationFailed
 from mosaic.core.ids import new_id
 from mosaic.core.principal import Credential, Principal, PrincipalKind
+from mosaic.events import record as record_event
 from mosaic.identity import api_key_secrets, repository
 from mosaic.identity.errors import (
     ApiKeyNotFound,
@@ -33,6 +34,7 @@ from mosaic.identity.errors import (
     TenantNotFound,
     TenantSlugTaken,
 )
+from mosaic.identity.events import ApiKeyCreated, ApiKeyRevoked, actor_of
 from mosaic.identity.schemas import ApiKeyCreate
 from mosaic.models import ApiKey, Tenant
 
@@ -153,6 +155,12 @@ async def create_api_key(
     logger.info(
         "api_key_created", api_key_id=str(key.id), prefix=key.prefix, tenant_id=str(tenant_id)
     )
+    await record_event(
+        session,
+        ApiKeyCreated(tenant_id=tenant_id, resource_id=key.id, api_key_id=key.id, scopes=scopes),
+        # No principal is the operator at the CLI: no actor to name.
+        actor_id=actor_of(granted_by) if granted_by is not None else None,
+    )
     return key, generated.plaintext
 
 
@@ -176,6 +184,11 @@ async def revoke_api_key(session: AsyncSession, *, subject: Subject, key_id: UUI
         key.revoked_at = datetime.now(UTC)
         await session.flush()
         logger.info("api_key_revoked", api_key_id=str(key.id), prefix=key.prefix)
+        await record_event(
+            session,
+            ApiKeyRevoked(tenant_id=key.tenant_id, resource_id=key.id, api_key_id=key.id),
+            actor_id=actor_of(subject.principal),
+        )
     return key
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.errors import ValidationFailed
 from mosaic.core.principal import Principal, PrincipalKind
+from mosaic.events import record as record_event
 from mosaic.identity import oidc_repository, repository
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin, record
 from mosaic.identity.auth_service import create_user_row, join_per_registration_mode
@@ -23,6 +24,7 @@ from mosaic.identity.errors import (
     PlatformAdminRequired,
     UserNotFound,
 )
+from mosaic.identity.events import UserRegistered, UserUpdated, actor_of
 from mosaic.identity.passwords import PasswordPolicyViolation
 from mosaic.identity.schemas import ProfileUpdate, UserAdminUpdate, UserCreate
 from mosaic.models import PlatformRole, User, UserStatus
@@ -54,18 +56,37 @@ async def current_user(session: AsyncSession, *, principal: Principal) -> User:
     return user
 
 
-async def update_profile(session: AsyncSession, *, user: User, data: ProfileUpdate) -> User:
-    """Change a user's own name, display name or avatar."""
+async def update_profile(
+    session: AsyncSession, *, user: User, data: ProfileUpdate, tenant_id: UUID
+) -> User:
+    """Change a user's own name, display name or avatar; ``tenant_id`` is the one the request
+    is bound to, where the event is recorded."""
+    changed = _apply_profile(user, data)
+    await session.flush()
+    await session.refresh(user)
+    if changed:
+        await record_event(
+            session,
+            UserUpdated(tenant_id=tenant_id, resource_id=user.id, changed=changed),
+            actor_id=str(user.id),
+        )
+    return user
+
+
+def _apply_profile(user: User, data: ProfileUpdate) -> list[str]:
+    """Set the profile fields ``data`` carries; the names of those whose value changed."""
     changes = data.model_dump(exclude_unset=True)
+    changed: list[str] = []
     for name in ("first_name", "last_name", "display_name", "avatar_url"):
         if name in changes:
             value = changes[name]
             if name == "display_name" and value is None:
                 raise ValidationFailed("display_name cannot be empty")
-            setattr(user, name, str(value) if value is not None else None)
-    await session.flush()
-    await session.refresh(user)
-    return user
+            new = str(value) if value is not None else None
+            if getattr(user, name) != new:
+                changed.append(name)
+            setattr(user, name, new)
+    return changed
 
 
 async def list_users(
@@ -107,7 +128,14 @@ async def create_user(
     if user is None:
         # An admin may learn that an email has an account; anonymous callers may not.
         raise EmailTaken(details={"email": data.email})
-    tenant_id = await join_per_registration_mode(session, components=components, user=user)
+    tenant_id = await join_per_registration_mode(
+        session, components=components, user=user, actor_id=actor_of(actor), via="admin"
+    )
+    await record_event(
+        session,
+        UserRegistered(tenant_id=tenant_id or actor.tenant_id, resource_id=user.id, by_admin=True),
+        actor_id=actor_of(actor),
+    )
     await record(
         session,
         AuditRecord(
@@ -142,7 +170,7 @@ async def update_user(
         (role is not None and role != user.role) or (status is not None and status != user.status)
     ):
         raise CannotChangeOwnAccount()
-    await update_profile(session, user=user, data=ProfileUpdate(**changes))
+    changed = _apply_profile(user, ProfileUpdate(**changes))
     audit = AuditRecord(
         action=AuditAction.ROLE_CHANGED,
         actor_user_id=actor.user_id,
@@ -152,9 +180,11 @@ async def update_user(
     )
     if role is not None and role != user.role:
         previous, user.role = user.role, PlatformRole(role)
+        changed.append("role")
         await record(session, replace(audit, details={"from": previous.value, "to": role}))
     if status is not None and status != user.status:
         user.status = UserStatus(status)
+        changed.append("status")
         disabled = user.status is UserStatus.DISABLED
         revoked = sessions_revoked = 0
         if disabled:
@@ -170,5 +200,11 @@ async def update_user(
         await record(session, replace(audit, action=action, details=details))
     await session.flush()
     await session.refresh(user)
+    if changed:
+        await record_event(
+            session,
+            UserUpdated(tenant_id=actor.tenant_id, resource_id=user.id, changed=changed),
+            actor_id=actor_of(actor),
+        )
     components.access_cache.forget(user.id)
     return user
