@@ -26,8 +26,6 @@ from mosaic.events.connections import CONNECTION_ERRORS, Listener, connect_kwarg
 logger = structlog.get_logger(__name__)
 
 DELIVERIES_CHANNEL = "mosaic_deliveries"
-# A subscription to every event type (the audit trail's).
-ALL_EVENT_TYPES = "*"
 
 _FAN_OUT = """
 WITH messages AS (
