@@ -45,6 +45,15 @@ def inherits(grant: RoleGrant, chain: Sequence[ScopeRef]) -> bool:
     )
 
 
+def one_of(column: SQLColumnExpression[Any], values: Iterable[object]) -> ColumnElement[bool]:
+    """SQL: ``column`` equals one of a few constant ``values``.
+
+    Spelled as ORed equalities rather than ``IN``: an ``IN`` list is an expanding parameter,
+    re-rendered into the SQL on every execution, and these filters run on every list request.
+    """
+    return or_(false(), *(column == value for value in values))
+
+
 def strongest(roles: Iterable[ScopeRole]) -> ScopeRole | None:
     return max(roles, key=_RANK.__getitem__, default=None)
 
@@ -99,7 +108,7 @@ class TenantRoleSource:
             TenantMembership.tenant_id == subject.tenant_id,
             TenantMembership.user_id == subject.user_id,
             TenantMembership.state == MembershipState.ACTIVE,
-            TenantMembership.role.in_(roles),
+            one_of(TenantMembership.role, roles),
         )
 
 
@@ -108,13 +117,17 @@ class RoleResolver:
 
     def __init__(self, sources: Iterable[RoleSource]) -> None:
         self._sources = {source.kind: source for source in sources}
+        # Bumped whenever the sources change: SQL compiled from the old ones is stale.
+        self.generation = 0
 
     def register(self, source: RoleSource) -> None:
         """Plug in the roles of another level (legacies, stories) when their module exists."""
         self._sources[source.kind] = source
+        self.generation += 1
 
     def unregister(self, kind: ScopeKind) -> None:
         self._sources.pop(kind, None)
+        self.generation += 1
 
     async def grants(
         self, session: AsyncSession, *, subject: Subject, chain: Sequence[ScopeRef]

@@ -10,9 +10,13 @@ from sqlalchemy import SQLColumnExpression
 from mosaic.authz.resources import ResourceKind, ScopeKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RowColumns:
-    """The columns of one resource kind's table: its scope chain, owner and visibility."""
+    """The columns of one resource kind's table: its scope chain, owner and visibility.
+
+    Compared (and hashed) by identity: each is a module constant, and compiled filters are
+    cached per instance.
+    """
 
     kind: ResourceKind
     scopes: dict[ScopeKind, SQLColumnExpression[Any]] = field(default_factory=dict)

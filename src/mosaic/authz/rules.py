@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, false, true
 
 from mosaic.authz.actions import Action
 from mosaic.authz.resources import Resource, ResourceKind, ScopeKind, Visibility
-from mosaic.authz.roles import at_least, resolver
+from mosaic.authz.roles import at_least, one_of, resolver
 from mosaic.authz.rows import RowColumns
 from mosaic.authz.subject import Subject
 from mosaic.models import PlatformRole, ScopeRole
@@ -94,7 +94,7 @@ class HasVisibility:
     def sql(self, subject: Subject, row: RowColumns) -> ColumnElement[bool]:
         if row.visibility is None:
             return false()
-        return row.visibility.in_(sorted(value.value for value in self.values))
+        return one_of(row.visibility, sorted(value.value for value in self.values))
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,9 @@ class Subject:
     def is_service_account(self) -> bool:
         """An operator's API key, made with the CLI for a tenant: it belongs to no user."""
         return self.principal.kind is PrincipalKind.API_KEY and self.user_id is None
+
+    @property
+    def sql_facts(self) -> tuple[object, ...]:
+        """Everything a rule's SQL condition may read about the subject (``Condition.sql``
+        uses nothing else), so a compiled list filter is reused for the same facts."""
+        return (self.tenant_id, self.user_id, self.is_service_account, self.platform_role)

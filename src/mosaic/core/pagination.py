@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Query
@@ -101,7 +101,9 @@ class PageRequest:
         has_more = len(rows) > self.limit
         visible = rows[: self.limit]
         next_cursor = self.codec.encode(id_of(visible[-1])) if has_more and visible else None
-        return Page[Any](
+        # The bare generic, not ``Page[Any]``: a parametrised class is built anew whenever the
+        # last one was collected, and the response model only re-checks the envelope's type.
+        return Page(
             data=[to_item(row) for row in visible],
             pagination=PageInfo(limit=self.limit, next_cursor=next_cursor, has_more=has_more),
         )

@@ -134,13 +134,15 @@ async def _authenticate(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
     session_cookie: SessionCookie,
-    csrf: CsrfEvidenceDep,
+    settings: SettingsDep,
 ) -> Principal:
     presented = bearer.credentials if bearer is not None else api_key
     authenticated = None
     if not presented:
         if not session_cookie:
             raise InvalidCredentials("Authentication is required")
+        # Only a cookie needs the CSRF evidence: bearer tokens and keys skip building it.
+        csrf = await _csrf_evidence(request, settings)
         principal = await _authenticate_cookie(
             request, session, database, components, cookie=session_cookie, csrf=csrf
         )

@@ -110,6 +110,7 @@ class UserAccess:
 
     status: UserStatus
     role: str
+    email: str
     membership_role: ScopeRole | None
     membership_state: MembershipState | None
 
@@ -157,11 +158,12 @@ async def memberships_of(session: AsyncSession, user_id: UUID) -> list[Membershi
 
 
 async def user_access(session: AsyncSession, user_id: UUID, tenant_id: UUID) -> UserAccess | None:
-    """A user's status and their membership of ``tenant_id``, in one round trip."""
+    """A user's status, role, email and membership of ``tenant_id``, in one round trip."""
     row = (
         await session.execute(
             text(
-                "SELECT u.status, u.role, m.role AS membership_role, m.state AS membership_state "
+                "SELECT u.status, u.role, u.email, "
+                "m.role AS membership_role, m.state AS membership_state "
                 "FROM users u LEFT JOIN mosaic_user_memberships(u.id) m ON m.tenant_id = :tenant "
                 "WHERE u.id = :user"
             ),
@@ -173,6 +175,7 @@ async def user_access(session: AsyncSession, user_id: UUID, tenant_id: UUID) -> 
     return UserAccess(
         status=UserStatus(row.status),
         role=row.role,
+        email=row.email,
         membership_role=ScopeRole(row.membership_role) if row.membership_role else None,
         membership_state=MembershipState(row.membership_state) if row.membership_state else None,
     )

@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.authz import ScopeKind, ScopeRef, Subject
-from mosaic.authz.roles import RoleGrant
+from mosaic.authz.roles import RoleGrant, one_of
 from mosaic.models import LegacyMember, MembershipState, ScopeRole
 
 
@@ -36,5 +36,5 @@ class LegacyRoleSource:
         return select(LegacyMember.legacy_id).where(
             LegacyMember.user_id == subject.user_id,
             LegacyMember.state == MembershipState.ACTIVE,
-            LegacyMember.role.in_(roles),
+            one_of(LegacyMember.role, roles),
         )
