@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
+from mosaic.identity import access_tokens
 from tests.identity.conftest import Sessions, SignedIn, identity_of
 
 ME = "/api/v1/auth/me"
@@ -233,3 +234,34 @@ async def test_a_removed_members_token_stops_working(
 
 
 ForgeFactory = Callable[..., str]
+
+
+async def test_a_token_accepted_before_stops_working_when_it_expires(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    owner_sessions: Sessions,
+    signed_in: SignedIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Expired five seconds ago: accepted within the clock-skew leeway, and remembered.
+    now = int(datetime.now(UTC).timestamp())
+    token = await _forge(app, owner_sessions, signed_in, iat=now - 900, nbf=now - 900, exp=now - 5)
+    assert (await _me(client, token)).status_code == 200
+
+    monkeypatch.setattr(access_tokens, "LEEWAY_SECONDS", 0)
+
+    _assert_rejected(await _me(client, token))
+
+
+async def test_a_token_accepted_before_stops_working_when_its_key_is_gone(
+    client: httpx.AsyncClient, app: FastAPI, owner_sessions: Sessions, signed_in: SignedIn
+) -> None:
+    keys = identity_of(app).keys
+    assert (await _me(client, signed_in.access_token)).status_code == 200
+
+    keys.install([])  # as if the key had been retired past its grace and reloaded
+    try:
+        _assert_rejected(await _me(client, signed_in.access_token))
+    finally:
+        async with owner_sessions() as session:
+            await keys.load(session)

@@ -77,10 +77,41 @@ def _reject(reason: str) -> InvalidCredentials:
     return InvalidCredentials()
 
 
+# Tokens this process has verified, with their key id: a token's signature and claims never
+# change, so a client's next request only needs the expiry and its key re-checked (Ed25519
+# and the JSON parsing are most of the cost of authenticating a request). Bounded; a full
+# cache is simply dropped.
+_verified: dict[tuple[str, str, str], tuple[str, AccessClaims]] = {}
+_MAX_VERIFIED = 10_000
+
+
 async def verify(
     session: AsyncSession, token: str, *, keys: KeyRing, settings: IdentitySettings
 ) -> AccessClaims:
     """The claims of a valid access token; ``InvalidCredentials`` for every way it can fail."""
+    # The audience and issuer this process expects are part of what was verified.
+    memo_key = (token, settings.jwt_issuer, settings.jwt_audience)
+    known = _verified.get(memo_key)
+    if known is not None:
+        kid, claims = known
+        still_valid = (
+            datetime.now(UTC).timestamp() <= claims.expires_at.timestamp() + LEEWAY_SECONDS
+        )
+        # A key retired past its grace (or no longer installed) stops verifying at once.
+        if still_valid and keys.verifies(kid):
+            return claims
+        del _verified[memo_key]
+    kid, claims = await _verify_signed(session, token, keys=keys, settings=settings)
+    if len(_verified) >= _MAX_VERIFIED:
+        _verified.clear()
+    _verified[memo_key] = (kid, claims)
+    return claims
+
+
+async def _verify_signed(
+    session: AsyncSession, token: str, *, keys: KeyRing, settings: IdentitySettings
+) -> tuple[str, AccessClaims]:
+    """The signing key's id and the claims, checked from scratch."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
@@ -110,7 +141,7 @@ async def verify(
     except jwt.InvalidTokenError as exc:
         raise _reject(type(exc).__name__) from None
     try:
-        return AccessClaims(
+        return kid, AccessClaims(
             user_id=UUID(claims["sub"]),
             tenant_id=UUID(claims["tid"]),
             role=str(claims["role"]),

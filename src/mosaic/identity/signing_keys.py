@@ -164,6 +164,10 @@ class KeyRing:
             raise RuntimeError("No signing key: the API creates one at start-up")
         return self._signer
 
+    def verifies(self, kid: str) -> bool:
+        """Whether ``kid`` is held and still verifies tokens now."""
+        return self._usable(kid) is not None
+
     def _usable(self, kid: str) -> Ed25519PublicKey | None:
         key = self._verifiers.get(kid)
         if key is not None and time.time() > self._usable_until.get(kid, float("inf")):
