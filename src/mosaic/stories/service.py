@@ -153,8 +153,7 @@ async def create_story(
         **provenance.columns(),
     )
     session.add(story)
-    await session.flush()
-    await session.refresh(story)
+    # One flush writes the story and its first revision (in foreign-key order).
     await _append_revision(session, story, provenance=provenance)
     await record(
         session,
