@@ -9,16 +9,19 @@ from fastapi import Depends, Request
 
 from mosaic.authz.denials import AuditedDenials
 from mosaic.authz.subject import Subject
-from mosaic.core.dependencies import DatabaseDep
+from mosaic.core.dependencies import DatabaseDep, RequestSession
 from mosaic.identity.audit import Origin
-from mosaic.identity.dependencies import CurrentPrincipal, IdentityDep, TenantSession
+from mosaic.identity.dependencies import CurrentPrincipal, IdentityDep
 from mosaic.models import PlatformRole, UserStatus
 
 
 async def _subject(
     request: Request,
-    session: TenantSession,
     principal: CurrentPrincipal,
+    # Bound to the principal's tenant: authenticating did that, and it comes first. Not
+    # ``TenantSession``: FastAPI walks a dependency's whole sub-tree at every place it is
+    # declared, and authentication's would be walked twice more on every request.
+    session: RequestSession,
     database: DatabaseDep,
     identity: IdentityDep,
 ) -> Subject:

@@ -170,7 +170,9 @@ CurrentPrincipal = Annotated[Principal, Depends(_authenticate)]
 
 async def _tenant_session(session: RequestSession, _: CurrentPrincipal) -> AsyncSession:
     # Depending on the principal is what binds the tenant: FastAPI runs _authenticate once
-    # per request and shares the same session with every dependency.
+    # per request and shares the same session with every dependency. (FastAPI still walks
+    # _authenticate's sub-tree wherever it is declared, so a dependency that needs both the
+    # principal and the session declares ``CurrentPrincipal`` then ``RequestSession``.)
     return session
 
 
@@ -179,8 +181,9 @@ TenantSession = Annotated[AsyncSession, Depends(_tenant_session)]
 
 async def _idempotent_create(
     request: Request,
-    session: TenantSession,
     principal: CurrentPrincipal,
+    # Tenant-bound by the principal (declared first); see ``TenantSession``.
+    session: RequestSession,
     settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from mosaic.authz.dependencies import CurrentSubject
+from mosaic.authz import Subject
 from mosaic.core.dependencies import SettingsDep
 from mosaic.core.provenance import Provenance
 from mosaic.core.rate_limiting import RateLimiter, parse_limit
@@ -35,15 +35,16 @@ async def _provenance(request: Request, principal: CurrentPrincipal) -> Provenan
 
 
 async def _story_creation_budget(
-    request: Request, subject: CurrentSubject, settings: SettingsDep
+    request: Request, principal: CurrentPrincipal, settings: SettingsDep
 ) -> None:
     """Count one story creation for the caller (the user, whatever credential they use);
     429 past the limit."""
     if not settings.rate_limits.rate_limit_enabled:
         return
     limiter: RateLimiter = request.app.state.rate_limiter
-    who = str(subject.user_id) if subject.user_id else subject.principal.key
-    await limiter.hit(STORY_CREATION_LIMIT, "story-create", str(subject.tenant_id), who)
+    user_id = Subject.of(principal).user_id
+    who = str(user_id) if user_id else principal.key
+    await limiter.hit(STORY_CREATION_LIMIT, "story-create", str(principal.tenant_id), who)
 
 
 IfMatchDep = Annotated[IfMatch, Depends(_if_match)]
