@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from bench import baseline
 from bench.api_results import NAME, Results, Series, Target, markdown_section, result_rows
-from bench.cpu import process_seconds, tree_seconds
+from bench.cpu import process_seconds, server_seconds, tree_seconds
 from bench.machine import describe, load_average
 from bench.options import REPOSITORY_ROOT, RunOptions
 from bench.report import text_table
@@ -103,7 +103,8 @@ def measure_targets(
 ) -> tuple[list[Series], list[Measurement]]:
     postmaster_pid = connection.postmaster.pid
     meters = {
-        "server": lambda: process_seconds(server.pid),
+        # Every process of the server: its HTTP workers and background process too.
+        "server": lambda: server_seconds(server.pid, excluding=postmaster_pid),
         "postgres": lambda: tree_seconds(postmaster_pid),
     }
 

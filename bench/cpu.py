@@ -49,6 +49,20 @@ def tree_seconds(root_pid: int) -> float:
     return total / _TICKS_PER_SECOND
 
 
+def server_seconds(root_pid: int, *, excluding: int) -> float:
+    """CPU seconds of a server and its worker processes (``tree_seconds``), less the
+    ``excluding`` child's own (an embedded PostgreSQL's postmaster, measured on its own)."""
+    total = tree_seconds(root_pid)
+    if _is_child(excluding, root_pid):
+        total -= process_seconds(excluding)
+    return total
+
+
+def _is_child(pid: int, parent: int) -> bool:
+    fields = _stat_fields(pid)
+    return fields is not None and int(fields[1]) == parent
+
+
 def children_seconds() -> float:
     """CPU seconds of this process's reaped children (a finished ``wrk``)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
