@@ -1,0 +1,210 @@
+"""``mosaic serve`` on several cores: HTTP worker processes and one background process.
+
+With ``MOSAIC_WEB_CONCURRENCY`` above 1 the parent ``mosaic serve`` keeps the database to
+itself (it starts the embedded PostgreSQL, migrates, and stops it last); uvicorn's supervisor
+runs the HTTP workers on one shared socket and replaces any that dies; one background process
+runs the outbox relay, the event consumers and the scheduler, so each runs exactly once.
+Children are spawned, not forked: each builds its settings from the environment it inherits
+and finds the parent's database with :func:`parent_database`; none starts or stops PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from multiprocessing.context import SpawnProcess
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+
+from mosaic.app import create_app
+from mosaic.core.database import DatabaseLocation
+from mosaic.core.logging import configure_logging
+from mosaic.core.settings import ConfigurationError, DatabaseSettings, Settings, get_settings
+from mosaic.event_consumers import consumers
+from mosaic.events.runtime import EventRuntime
+from mosaic.schedule import scheduled_jobs
+from mosaic.scheduling.runner import STOP_GRACE_SECONDS, scheduler_running
+
+logger = structlog.get_logger(__name__)
+
+# uvicorn imports the HTTP workers' application by this name, in each worker.
+WORKER_APP = "mosaic.serve:create_worker_app"
+# The owner URL of the embedded cluster the parent runs. It names a local socket and a role that
+# needs no password, so nothing secret travels; a MOSAIC_DATABASE_URL is inherited as it is.
+EMBEDDED_URL_VARIABLE = "MOSAIC_SERVE_EMBEDDED_URL"
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How often the parent looks whether the background process still runs.
+_WATCH_SECONDS = 1.0
+
+
+def serve_in_processes(
+    settings: Settings, location: DatabaseLocation, *, workers: int, uvicorn_options: dict[str, Any]
+) -> None:
+    """Serve with ``workers`` HTTP processes and one background process until SIGINT/SIGTERM.
+
+    The caller has provisioned and migrated ``location``, and stops PostgreSQL afterwards.
+    """
+    import uvicorn
+
+    with _embedded_url_exported(settings.database, location), _background_process(settings):
+        # uvicorn's supervisor takes SIGINT/SIGTERM over while it runs: it asks each worker to
+        # stop (in-flight requests finish) and returns once they have, without re-raising the
+        # signal. The blocks above then stop the background process; the caller, PostgreSQL.
+        uvicorn.run(WORKER_APP, factory=True, workers=workers, **uvicorn_options)
+    logger.info("http_workers_stopped", http_workers=workers)
+
+
+def create_worker_app() -> FastAPI:
+    """An HTTP worker's application (uvicorn's factory): the API alone, on the parent's database."""
+    settings = _child_settings()
+    return create_app(
+        settings, parent_database(settings.database), run_worker=False, run_scheduler=False
+    )
+
+
+def parent_database(settings: DatabaseSettings) -> DatabaseLocation:
+    """The database the parent ``mosaic serve`` provisioned, as a child process finds it."""
+    url = settings.url or os.environ.get(EMBEDDED_URL_VARIABLE)
+    if url is None:
+        raise ConfigurationError(
+            f"{EMBEDDED_URL_VARIABLE} is not set: HTTP workers are started by `mosaic serve`, "
+            "which runs the embedded PostgreSQL they use."
+        )
+    return DatabaseLocation.for_owner(url, settings)
+
+
+def run_background() -> None:
+    """The background process: relay, consumers and scheduler until SIGINT/SIGTERM."""
+    requested = threading.Event()
+    # Until the event loop takes over, a stop is only recorded: the parent's SIGTERM may come
+    # while this process is still starting, and must neither be lost nor kill it half-way.
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, lambda *_: requested.set())
+    settings = _child_settings()
+    asyncio.run(_run_background(settings, parent_database(settings.database), requested))
+
+
+async def _run_background(
+    settings: Settings, location: DatabaseLocation, requested: threading.Event
+) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # The parent's SIGTERM, or a terminal's SIGINT reaching the whole process group: stop taking
+    # work and let in-flight handlers and jobs finish. A second signal changes nothing.
+    for sig in _STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopping.set)
+    if requested.is_set():
+        stopping.set()
+    async with AsyncExitStack() as running:
+        if settings.events.run_worker:
+            events = EventRuntime(settings, location, consumers=consumers(settings))
+            # Pushed first: a start that fails half-way still releases what it took.
+            running.push_async_callback(events.stop)
+            await events.start()
+        await running.enter_async_context(
+            scheduler_running(settings, location, scheduled_jobs(settings))
+        )
+        logger.info(
+            "background_started",
+            pid=os.getpid(),
+            events=settings.events.run_worker,
+            scheduler=settings.scheduler.scheduler_in_serve,
+        )
+        await stopping.wait()
+        logger.info("background_stopping", pid=os.getpid())
+
+
+class BackgroundProcess:
+    """The one process running the relay, the consumers and the scheduler; replaced if it dies."""
+
+    def __init__(self, *, stop_timeout: float) -> None:
+        self._stop_timeout = stop_timeout
+        self._process: SpawnProcess | None = None
+        self._stopping = threading.Event()
+        # A thread, since uvicorn's supervisor holds the main thread while the workers run.
+        self._watcher = threading.Thread(
+            target=self._watch, name="mosaic-background-watcher", daemon=True
+        )
+
+    def start(self) -> None:
+        self._process = self._spawn()
+        self._watcher.start()
+
+    def stop(self) -> None:
+        """Stop replacing it, ask it to stop (SIGTERM) and wait; kill it if it hangs."""
+        self._stopping.set()
+        if self._watcher.is_alive():
+            self._watcher.join()
+        process = self._process
+        if process is None:
+            return
+        if process.is_alive():
+            process.terminate()
+            process.join(self._stop_timeout)
+        if process.is_alive():
+            logger.error("background_process_killed", pid=process.pid, after=self._stop_timeout)
+            process.kill()
+            process.join()
+        logger.info("background_process_stopped", pid=process.pid, exit_code=process.exitcode)
+
+    def _spawn(self) -> SpawnProcess:
+        # Spawned like uvicorn's workers: a fork would copy the parent's threads and locks.
+        process = multiprocessing.get_context("spawn").Process(
+            target=run_background, name="mosaic-background"
+        )
+        process.start()
+        logger.info("background_process_started", pid=process.pid)
+        return process
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(_WATCH_SECONDS):
+            process = self._process
+            if process is not None and not process.is_alive():
+                # Without it no event is delivered and no job runs, while the API looks healthy.
+                logger.error("background_process_died", pid=process.pid, exit_code=process.exitcode)
+                self._process = self._spawn()
+
+
+@contextmanager
+def _background_process(settings: Settings) -> Iterator[None]:
+    """The background process for the block, when serve runs the events or the scheduler."""
+    if not (settings.events.run_worker or settings.scheduler.scheduler_in_serve):
+        yield
+        return
+    # The consumers' grace (as long as the requests'), then the scheduler's for running jobs.
+    background = BackgroundProcess(
+        stop_timeout=settings.server.graceful_shutdown_seconds + STOP_GRACE_SECONDS + 5.0
+    )
+    background.start()
+    try:
+        yield
+    finally:
+        background.stop()
+
+
+@contextmanager
+def _embedded_url_exported(
+    settings: DatabaseSettings, location: DatabaseLocation
+) -> Iterator[None]:
+    """Children inherit the environment at spawn: put the embedded cluster's URL in it."""
+    if settings.url is not None:
+        yield
+        return
+    os.environ[EMBEDDED_URL_VARIABLE] = location.owner_url.render_as_string(hide_password=False)
+    try:
+        yield
+    finally:
+        os.environ.pop(EMBEDDED_URL_VARIABLE, None)
+
+
+def _child_settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.observability)
+    return settings
