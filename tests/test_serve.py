@@ -449,3 +449,17 @@ def test_sigterm_stops_the_workers_then_the_background_process_then_postgres(
     log = two_workers.server.log()
     assert log.index("Stopping parent process") < log.index('"background_process_stopped"')
     assert log.index('"background_process_stopped"') < log.index("embedded_postgres_stopping")
+
+
+def test_children_of_a_killed_serve_stop_and_free_the_port(workdir: Path, data_dir: Path) -> None:
+    env = mosaic_env(data_dir, MOSAIC_WEB_CONCURRENCY="2")
+    with serving(data_dir, cwd=workdir, env=env) as server:
+        children = psutil.Process(server.process.pid).children()
+        assert len(children) >= 3  # two HTTP workers and the background process, at least
+
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+        assert wait_until_gone(children, timeout=30) == [], server.log()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.base_url}/health/live", timeout=2)

@@ -11,9 +11,11 @@ and finds the parent's database with :func:`parent_database`; none starts or sto
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
@@ -39,7 +41,8 @@ WORKER_APP = "mosaic.serve:create_worker_app"
 # The owner URL of the embedded cluster the parent runs. It names a local socket and a role that
 # needs no password, so nothing secret travels; a MOSAIC_DATABASE_URL is inherited as it is.
 EMBEDDED_URL_VARIABLE = "MOSAIC_SERVE_EMBEDDED_URL"
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# prctl(2): the signal a process receives when the thread that started it ends.
+_PR_SET_PDEATHSIG = 1
 # How often the parent looks whether the background process still runs.
 _WATCH_SECONDS = 1.0
 
@@ -63,6 +66,7 @@ def serve_in_processes(
 
 def create_worker_app() -> FastAPI:
     """An HTTP worker's application (uvicorn's factory): the API alone, on the parent's database."""
+    _stop_with_parent()
     settings = _child_settings()
     return create_app(
         settings, parent_database(settings.database), run_worker=False, run_scheduler=False
@@ -81,27 +85,23 @@ def parent_database(settings: DatabaseSettings) -> DatabaseLocation:
 
 
 def run_background() -> None:
-    """The background process: relay, consumers and scheduler until SIGINT/SIGTERM."""
-    requested = threading.Event()
-    # Until the event loop takes over, a stop is only recorded: the parent's SIGTERM may come
-    # while this process is still starting, and must neither be lost nor kill it half-way.
-    for sig in _STOP_SIGNALS:
-        signal.signal(sig, lambda *_: requested.set())
+    """The background process: relay, consumers and scheduler until the parent's SIGTERM."""
+    # A terminal's Ctrl-C reaches the whole process group: this process stops when the parent
+    # says so, after the HTTP workers, as on a SIGTERM sent to the parent alone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A plain handler rather than the event loop's: a SIGTERM is recorded whenever it comes, while
+    # this process starts or once it is stopping too (systemd signals the whole group, then the
+    # parent does), instead of killing it half-way.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _stop_with_parent()
     settings = _child_settings()
-    asyncio.run(_run_background(settings, parent_database(settings.database), requested))
+    asyncio.run(_run_background(settings, parent_database(settings.database), stop))
 
 
 async def _run_background(
-    settings: Settings, location: DatabaseLocation, requested: threading.Event
+    settings: Settings, location: DatabaseLocation, stop: threading.Event
 ) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    # The parent's SIGTERM, or a terminal's SIGINT reaching the whole process group: stop taking
-    # work and let in-flight handlers and jobs finish. A second signal changes nothing.
-    for sig in _STOP_SIGNALS:
-        loop.add_signal_handler(sig, stopping.set)
-    if requested.is_set():
-        stopping.set()
     async with AsyncExitStack() as running:
         if settings.events.run_worker:
             events = EventRuntime(settings, location, consumers=consumers(settings))
@@ -117,7 +117,8 @@ async def _run_background(
             events=settings.events.run_worker,
             scheduler=settings.scheduler.scheduler_in_serve,
         )
-        await stopping.wait()
+        # Then stop taking work and let in-flight handlers and jobs finish.
+        await asyncio.to_thread(stop.wait)
         logger.info("background_stopping", pid=os.getpid())
 
 
@@ -202,6 +203,22 @@ def _embedded_url_exported(
         yield
     finally:
         os.environ.pop(EMBEDDED_URL_VARIABLE, None)
+
+
+def _stop_with_parent() -> None:
+    """Have the kernel send this child SIGTERM when its parent dies (Linux).
+
+    A ``mosaic serve`` killed with SIGKILL cannot stop its children; without this its HTTP
+    workers would keep the port, and the next ``mosaic serve`` could not listen on it.
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        # The parent died before the request was made: nothing would send the signal.
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _child_settings() -> Settings:
