@@ -117,7 +117,8 @@ async def _run_background(
             events=settings.events.run_worker,
             scheduler=settings.scheduler.scheduler_in_serve,
         )
-        # Then stop taking work and let in-flight handlers and jobs finish.
+        # Waited for in a thread: the plain signal handler cannot wake the event loop. Leaving
+        # the block then stops taking work and lets in-flight handlers and jobs finish.
         await asyncio.to_thread(stop.wait)
         logger.info("background_stopping", pid=os.getpid())
 
