@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from mosaic.core.database import create_engine
 from mosaic.core.embedded_postgres import running_postmaster
 from mosaic.core.settings import DatabaseSettings
 from mosaic.models import EventAuditEntry
+from mosaic.serve import signals_received_during
 from tests.processes import (
     MOSAIC,
     MosaicServer,
@@ -276,6 +278,18 @@ def test_serve_refuses_a_number_of_workers_outside_1_to_64(
     assert "Invalid value for '--workers'" in refused.stderr
     assert refusal in refused.stderr
     assert not (workdir / "data").exists()
+
+
+def test_signals_received_during_tells_a_stop_signal_from_none() -> None:
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        quiet = signals_received_during(lambda: None)
+        signalled = signals_received_during(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    assert quiet == set()
+    assert signalled == {signal.SIGTERM}
 
 
 # --- Several HTTP worker processes (MOSAIC_WEB_CONCURRENCY) -----------------------------------

@@ -94,9 +94,10 @@ def serve(
             if http_workers > 1:
                 from mosaic.serve import serve_in_processes
 
-                serve_in_processes(
+                if not serve_in_processes(
                     settings, location, workers=http_workers, uvicorn_options=options
-                )
+                ):
+                    _fail("The HTTP workers could not start: their log lines above say why.")
                 return
             # uvicorn handles SIGINT/SIGTERM while it runs (stop accepting, let in-flight
             # requests finish for up to graceful_shutdown_seconds), then re-raises the signal,

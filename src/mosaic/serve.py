@@ -15,10 +15,11 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager, suppress
 from multiprocessing.context import SpawnProcess
 from typing import Any
 
@@ -49,10 +50,11 @@ _WATCH_SECONDS = 1.0
 
 def serve_in_processes(
     settings: Settings, location: DatabaseLocation, *, workers: int, uvicorn_options: dict[str, Any]
-) -> None:
+) -> bool:
     """Serve with ``workers`` HTTP processes and one background process until SIGINT/SIGTERM.
 
     The caller has provisioned and migrated ``location``, and stops PostgreSQL afterwards.
+    Returns whether a signal stopped it; False means the HTTP workers could not start.
     """
     import uvicorn
 
@@ -60,8 +62,36 @@ def serve_in_processes(
         # uvicorn's supervisor takes SIGINT/SIGTERM over while it runs: it asks each worker to
         # stop (in-flight requests finish) and returns once they have, without re-raising the
         # signal. The blocks above then stop the background process; the caller, PostgreSQL.
-        uvicorn.run(WORKER_APP, factory=True, workers=workers, **uvicorn_options)
-    logger.info("http_workers_stopped", http_workers=workers)
+        received = signals_received_during(
+            lambda: uvicorn.run(WORKER_APP, factory=True, workers=workers, **uvicorn_options)
+        )
+    stopped = bool(received & {signal.SIGINT, signal.SIGTERM})
+    logger.info("http_workers_stopped", http_workers=workers, by_signal=stopped)
+    return stopped
+
+
+def signals_received_during(run: Callable[[], None]) -> set[int]:
+    """The signals that arrived while ``run`` ran, whichever handler took them.
+
+    uvicorn's supervisor replaces the handlers, and returns alike after a stop and after workers
+    that cannot start (it logs the latter). The interpreter also writes each handled signal's
+    number to the wakeup file descriptor, which nobody else sets in this process: that tells
+    the two apart.
+    """
+    reader, writer = socket.socketpair()
+    with reader, writer:
+        writer.setblocking(False)
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        try:
+            run()
+        finally:
+            signal.set_wakeup_fd(previous)
+        reader.setblocking(False)
+        received = bytearray()
+        with suppress(BlockingIOError):
+            while chunk := reader.recv(64):
+                received += chunk
+    return set(received)
 
 
 def create_worker_app() -> FastAPI:
@@ -168,10 +198,13 @@ class BackgroundProcess:
     def _watch(self) -> None:
         while not self._stopping.wait(_WATCH_SECONDS):
             process = self._process
-            if process is not None and not process.is_alive():
-                # Without it no event is delivered and no job runs, while the API looks healthy.
-                logger.error("background_process_died", pid=process.pid, exit_code=process.exitcode)
-                self._process = self._spawn()
+            if process is None or process.is_alive() or process.exitcode == 0:
+                # A clean exit was asked for: a SIGTERM from the service manager to the whole
+                # group (this parent stops next) or from an operator to this process alone.
+                continue
+            # Without it no event is delivered and no job runs, while the API looks healthy.
+            logger.error("background_process_died", pid=process.pid, exit_code=process.exitcode)
+            self._process = self._spawn()
 
 
 @contextmanager
