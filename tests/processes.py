@@ -168,8 +168,14 @@ def serving(
         yield server
     finally:
         if process.poll() is None:
+            # With several HTTP workers the server has children: kill them with it.
+            children = psutil.Process(process.pid).children(recursive=True)
             process.kill()
             process.wait(timeout=10)
+            for child in children:
+                with suppress(psutil.Error):
+                    child.kill()
+            wait_until_gone(children, timeout=10)
 
 
 def embedded_owner_url(data_dir: Path) -> URL:

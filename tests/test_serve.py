@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil  # type: ignore[import-untyped]  # pgserver's dependency; it ships no types
 import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import URL
 
+from mosaic.core.database import create_engine
 from mosaic.core.embedded_postgres import running_postmaster
+from mosaic.core.settings import DatabaseSettings
+from mosaic.models import EventAuditEntry
+from mosaic.serve import signals_received_during
 from tests.processes import (
     MOSAIC,
+    MosaicServer,
     create_tenant_with_key,
     embedded_owner_url,
     free_port,
@@ -252,3 +263,217 @@ def test_serve_uses_database_url_instead_of_embedded_postgres(
             assert tenant.status_code == 200, tenant.text
             assert server.stop() == 0, server.log()
     assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("workers", "refusal"),
+    [("0", "greater than or equal to 1"), ("65", "less than or equal to 64")],
+)
+def test_serve_refuses_a_number_of_workers_outside_1_to_64(
+    workdir: Path, workers: str, refusal: str
+) -> None:
+    refused = run_mosaic("serve", "--workers", workers, env=mosaic_env(workdir / "data"))
+
+    assert refused.returncode == 2
+    assert "Invalid value for '--workers'" in refused.stderr
+    assert refusal in refused.stderr
+    assert not (workdir / "data").exists()
+
+
+def test_signals_received_during_tells_a_stop_signal_from_none() -> None:
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        quiet = signals_received_during(lambda: None)
+        signalled = signals_received_during(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    assert quiet == set()
+    assert signalled == {signal.SIGTERM}
+
+
+# --- Several HTTP worker processes (MOSAIC_WEB_CONCURRENCY) -----------------------------------
+# One server for the tests below (a start costs seconds on a fresh data directory); they run in
+# file order, and the last one stops it.
+
+
+@dataclass(frozen=True)
+class MultiProcessServer:
+    server: MosaicServer
+    data_dir: Path
+
+    def http_workers(self) -> list[psutil.Process]:
+        """The children holding the listening socket uvicorn's supervisor shares with them."""
+        return [child for child, listens, _ in self._children() if listens]
+
+    def background(self) -> list[psutil.Process]:
+        """The other spawned children (not multiprocessing's resource tracker)."""
+        return [
+            child
+            for child, listens, command in self._children()
+            if "spawn_main" in command and not listens
+        ]
+
+    def _children(self) -> Iterator[tuple[psutil.Process, bool, str]]:
+        """Each live child, whether it listens on the server's port, and its command line."""
+        for child in psutil.Process(self.server.process.pid).children():
+            # A killed child stays a zombie until the supervisor reaps it, or is already gone.
+            with suppress(psutil.Error):
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                listens = any(
+                    connection.status == psutil.CONN_LISTEN
+                    and connection.laddr.port == self.server.port
+                    for connection in child.net_connections("tcp")
+                )
+                yield child, listens, " ".join(child.cmdline())
+
+
+@pytest.fixture(scope="module")
+def two_workers() -> Iterator[MultiProcessServer]:
+    with scratch_dir() as workdir:
+        data_dir = workdir / "data"
+        env = mosaic_env(data_dir, MOSAIC_WEB_CONCURRENCY="2")
+        with serving(data_dir, cwd=workdir, env=env) as server:
+            yield MultiProcessServer(server=server, data_dir=data_dir)
+
+
+def _wait_for(condition: Callable[[], bool], *, timeout: float, log: Callable[[], str]) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, log()
+        time.sleep(0.2)
+
+
+async def _answering_pids(multi: MultiProcessServer, *, connections: int) -> set[int]:
+    """Open connections one by one until two workers have answered; the pids that answered."""
+    workers = multi.http_workers()
+    opened: list[asyncio.StreamWriter] = []
+    answered: set[int] = set()
+    try:
+        for _ in range(connections):
+            reader, writer = await asyncio.open_connection("127.0.0.1", multi.server.port)
+            opened.append(writer)
+            writer.write(b"GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            await writer.drain()
+            status, body = await asyncio.wait_for(_read_response(reader), timeout=10)
+            assert status == 200, body
+            # The connection is still open (keep-alive): the worker holding its other end
+            # is the one that answered.
+            client_port = writer.get_extra_info("sockname")[1]
+            answered |= {
+                worker.pid
+                for worker in workers
+                for connection in worker.net_connections("tcp")
+                if connection.raddr and connection.raddr.port == client_port
+            }
+            if len(answered) >= 2:
+                break
+    finally:
+        for writer in opened:
+            writer.close()
+    return answered
+
+
+def test_two_http_workers_answer_beside_one_background_process(
+    two_workers: MultiProcessServer,
+) -> None:
+    ready = httpx.get(f"{two_workers.server.base_url}/health/ready")
+    assert ready.status_code == 200, ready.text
+
+    _wait_for(
+        lambda: len(two_workers.http_workers()) == 2 and len(two_workers.background()) == 1,
+        timeout=30,
+        log=two_workers.server.log,
+    )
+    worker_pids = {worker.pid for worker in two_workers.http_workers()}
+    assert two_workers.server.process.pid not in worker_pids
+    assert len(asyncio.run(_answering_pids(two_workers, connections=50))) == 2
+    two_workers.server.wait_for_log('"http_workers": 2', timeout=1)
+
+
+async def _audited_event_types(owner_url: URL, resource_id: str) -> list[str]:
+    settings = DatabaseSettings(pool_size=1, pool_max_overflow=0)
+    engine = create_engine(owner_url, settings, application_name="mosaic-tests")
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(EventAuditEntry.type).where(EventAuditEntry.resource_id == resource_id)
+            )
+            return list(rows.scalars())
+    finally:
+        await engine.dispose()
+
+
+def test_an_event_written_through_the_api_is_handled_by_the_background_process(
+    two_workers: MultiProcessServer,
+) -> None:
+    owner_url = embedded_owner_url(two_workers.data_dir)
+    _, key = create_tenant_with_key(owner_url)
+
+    created = httpx.post(
+        f"{two_workers.server.base_url}/api/v1/api-keys",
+        headers={"X-API-Key": key},
+        json={"name": "audited", "scopes": ["tenant:read"]},
+    )
+    assert created.status_code == 201, created.text
+
+    key_id = created.json()["id"]
+    _wait_for(
+        lambda: asyncio.run(_audited_event_types(owner_url, key_id)) == ["ApiKeyCreated"],
+        timeout=20,
+        log=two_workers.server.log,
+    )
+
+
+def test_a_killed_http_worker_and_a_killed_background_process_are_replaced(
+    two_workers: MultiProcessServer,
+) -> None:
+    [worker, _] = two_workers.http_workers()
+    [background] = two_workers.background()
+
+    worker.kill()
+    background.kill()
+
+    def replaced() -> bool:
+        workers, backgrounds = two_workers.http_workers(), two_workers.background()
+        return (
+            len(workers) == 2
+            and worker not in workers
+            and len(backgrounds) == 1
+            and background not in backgrounds
+        )
+
+    _wait_for(replaced, timeout=60, log=two_workers.server.log)
+    two_workers.server.wait_for_log("background_process_died", timeout=1)
+    ready = httpx.get(f"{two_workers.server.base_url}/health/ready")
+    assert ready.status_code == 200, ready.text
+
+
+def test_sigterm_stops_the_workers_then_the_background_process_then_postgres(
+    two_workers: MultiProcessServer,
+) -> None:
+    tree = psutil.Process(two_workers.server.process.pid).children(recursive=True)
+    assert tree
+
+    assert two_workers.server.stop() == 0, two_workers.server.log()
+
+    assert wait_until_gone(tree, timeout=10) == []
+    assert_postgres_stopped(two_workers.data_dir)
+    log = two_workers.server.log()
+    assert log.index("Stopping parent process") < log.index('"background_process_stopped"')
+    assert log.index('"background_process_stopped"') < log.index("embedded_postgres_stopping")
+
+
+def test_children_of_a_killed_serve_stop_and_free_the_port(workdir: Path, data_dir: Path) -> None:
+    env = mosaic_env(data_dir, MOSAIC_WEB_CONCURRENCY="2")
+    with serving(data_dir, cwd=workdir, env=env) as server:
+        children = psutil.Process(server.process.pid).children()
+        assert len(children) >= 3  # two HTTP workers and the background process, at least
+
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+        assert wait_until_gone(children, timeout=30) == [], server.log()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.base_url}/health/live", timeout=2)

@@ -68,6 +68,10 @@ def version() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Overrides MOSAIC_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides MOSAIC_PORT")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="HTTP worker processes; overrides MOSAIC_WEB_CONCURRENCY"),
+    ] = None,
 ) -> None:
     """Migrate, then serve the API until SIGINT/SIGTERM (in-flight requests finish)."""
     import uvicorn
@@ -76,6 +80,8 @@ def serve(
 
     with _operator_errors():
         settings = _settings()
+        http_workers = workers or settings.server.web_concurrency
+        options = _uvicorn_options(settings, host=host, port=port)
         # A stop requested by a signal is a clean exit (0) once PostgreSQL has stopped.
         with (
             _stop_on_signals(exit_code=0) as stop,
@@ -84,6 +90,15 @@ def serve(
         ):
             if settings.database.migrate_on_start:
                 runner.upgrade(location.owner_url, settings.database)
+            _log_serving(settings, http_workers)
+            if http_workers > 1:
+                from mosaic.serve import serve_in_processes
+
+                if not serve_in_processes(
+                    settings, location, workers=http_workers, uvicorn_options=options
+                ):
+                    _fail("The HTTP workers could not start: their log lines above say why.")
+                return
             # uvicorn handles SIGINT/SIGTERM while it runs (stop accepting, let in-flight
             # requests finish for up to graceful_shutdown_seconds), then re-raises the signal,
             # which reaches _stop_on_signals and unwinds through the PostgreSQL stop.
@@ -94,13 +109,36 @@ def serve(
                     run_worker=settings.events.run_worker,
                     run_scheduler=settings.scheduler.scheduler_in_serve,
                 ),
-                host=host or settings.server.host,
-                port=port or settings.server.port,
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=settings.server.graceful_shutdown_seconds,
-                server_header=False,
+                **options,
             )
+
+
+def _uvicorn_options(settings: Settings, *, host: str | None, port: int | None) -> dict[str, Any]:
+    """What uvicorn is told besides the application, with one HTTP process or several."""
+    return {
+        "host": host or settings.server.host,
+        "port": port or settings.server.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": settings.server.graceful_shutdown_seconds,
+        "server_header": False,
+    }
+
+
+def _log_serving(settings: Settings, http_workers: int) -> None:
+    # One process runs everything; several HTTP workers leave the rest to a background process.
+    logger.info(
+        "serve_starting",
+        http_workers=http_workers,
+        background_process=http_workers > 1
+        and (settings.events.run_worker or settings.scheduler.scheduler_in_serve),
+    )
+    if http_workers > 1 and settings.rate_limits.redis_url is None:
+        logger.warning(
+            "rate_limits_counted_per_worker",
+            http_workers=http_workers,
+            advice="set MOSAIC_REDIS_URL so that the workers share their counts",
+        )
 
 
 @migrate_app.callback()

@@ -44,6 +44,7 @@ def test_defaults_serve_locally_with_embedded_postgres_under_dot_mosaic() -> Non
     assert settings.database.url is None
     assert settings.database.data_dir == Path(".mosaic")
     assert settings.server.graceful_shutdown_seconds == 30
+    assert settings.server.web_concurrency == 1
 
 
 def test_server_and_data_dir_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,12 +52,29 @@ def test_server_and_data_dir_come_from_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("MOSAIC_PORT", "9001")
     monkeypatch.setenv("MOSAIC_DATA_DIR", "/var/lib/mosaic")
     monkeypatch.setenv("MOSAIC_GRACEFUL_SHUTDOWN_SECONDS", "5")
+    monkeypatch.setenv("MOSAIC_WEB_CONCURRENCY", "4")
 
     settings = load_settings()
 
     assert (settings.server.host, settings.server.port) == ("10.0.0.5", 9001)
     assert settings.database.data_dir == Path("/var/lib/mosaic")
     assert settings.server.graceful_shutdown_seconds == 5
+    assert settings.server.web_concurrency == 4
+
+
+@pytest.mark.parametrize(
+    ("workers", "refusal"),
+    [("0", "greater than or equal to 1"), ("65", "less than or equal to 64")],
+)
+def test_web_concurrency_outside_1_to_64_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, workers: str, refusal: str
+) -> None:
+    monkeypatch.setenv("MOSAIC_WEB_CONCURRENCY", workers)
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+
+    assert f"MOSAIC_WEB_CONCURRENCY: Input should be {refusal}" in str(refused.value)
 
 
 def test_database_url_is_read_from_database_url_too(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,6 +43,10 @@ class ServerSettings(_Section):
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     graceful_shutdown_seconds: int = Field(default=30, ge=0)
+    # HTTP worker processes of ``mosaic serve``: one Python process uses one core, so set it to
+    # the number of cores. Above 1, the relay, the consumers and the scheduler move to one
+    # background process of their own (docs/operations.md).
+    web_concurrency: int = Field(default=1, ge=1, le=64)
     cors_origins: list[str] = Field(default_factory=list)
     # The origin browsers reach this server at (scheme://host[:port]), e.g. behind a proxy;
     # the OIDC callback URL and the CSRF origin check use it. Unset: the request's own origin.
