@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from bench import baseline
@@ -100,7 +100,14 @@ def measure_targets(
     connection: baseline.BaselineTarget,
     targets: Sequence[Target],
     options: RunOptions,
+    *,
+    settle: Callable[[], None] | None = None,
 ) -> tuple[list[Series], list[Measurement]]:
+    """Warm up, then measure every target and its baseline, rounds interleaved.
+
+    ``settle`` runs before every measured run: it waits until work one run left behind (events
+    still being delivered, say) is done, so that it is not billed to the next.
+    """
     postmaster_pid = connection.postmaster.pid
     meters = {
         # Every process of the server: its HTTP workers and background process too.
@@ -109,6 +116,8 @@ def measure_targets(
     }
 
     def http(target: Target, seconds: float) -> Measurement:
+        if settle is not None:
+            settle()
         spec = LoadSpec(
             url=server.base_url + target.path,
             connections=options.connections,
@@ -121,6 +130,8 @@ def measure_targets(
         return run_wrk(wrk, spec, meters=meters)
 
     def raw(target: Target, seconds: float) -> Measurement:
+        if settle is not None:
+            settle()
         return baseline.measure(
             connection, target.workload, concurrency=options.connections, duration_seconds=seconds
         )

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -82,7 +83,7 @@ def run(options: RunOptions) -> str:
     with mosaic_server(SERVER_SETTINGS) as server:
         stories = STORIES_IN_LEGACY if not options.quick else 500
         seeded = _seed(server, stories)
-        statements = asyncio.run(_copy_statements(server))
+        statements = asyncio.run(_copy_statements(server, seeded.template_story_id))
         body = json.dumps({"legacy_id": str(seeded.legacy_id), **STORY_BODY})
         headers = {**seeded.bearer, "Content-Type": "application/json"}
         targets = [
@@ -124,7 +125,9 @@ def run(options: RunOptions) -> str:
             postgres_version=baseline.server_version(connection),
             load_generator=f"{wrk_version(wrk)}, {options.load_threads} threads",
         )
-        series, ceiling = measure_targets(wrk, server, connection, targets, options)
+        series, ceiling = measure_targets(
+            wrk, server, connection, targets, options, settle=lambda: _events_drained(server)
+        )
         machine.append(("Load average as measuring ended", load_average()))
     results = Results(series=series, ceiling=ceiling, machine=machine, notes=[])
     print()
@@ -210,10 +213,13 @@ def _list_page(seeded: Seeded) -> baseline.Workload:
 
 @dataclass(frozen=True)
 class CopyStatements:
-    """INSERTs copying the template's story and first revision, built from the catalog."""
+    """INSERTs copying the template's story and first revision, built from the catalog, and
+    the template's ``StoryCreated`` event (the application role may not read the outbox)."""
 
     story: str
     revision: str
+    event_actor: str | None
+    event_payload: str
 
 
 def _create_story(seeded: Seeded, statements: CopyStatements) -> baseline.Workload:
@@ -235,16 +241,54 @@ def _create_story(seeded: Seeded, statements: CopyStatements) -> baseline.Worklo
                 seeded.template_story_id,
             )
             await connection.execute(
-                _OUTBOX, UUID(str(uuid_utils.uuid7())), seeded.tenant_id, str(story_id)
+                _OUTBOX,
+                UUID(str(uuid_utils.uuid7())),
+                seeded.tenant_id,
+                str(story_id),
+                statements.event_actor,
+                statements.event_payload,
             )
 
     return run
 
 
+# The template story's own StoryCreated event, copied: the relay and the consumers then do for
+# the baseline's stories exactly what they do for the endpoint's.
 _OUTBOX = (
-    "INSERT INTO outbox_events (id, type, version, occurred_at, tenant_id, resource_kind, "
-    "resource_id, payload) VALUES ($1, 'StoryCreated', 1, now(), $2, 'story', $3, '{}'::jsonb)"
+    "INSERT INTO outbox_events (id, type, version, occurred_at, tenant_id, actor_id, "
+    "resource_kind, resource_id, payload) "
+    "VALUES ($1, 'StoryCreated', 1, now(), $2, $4, 'story', $3, $5::jsonb)"
 )
+_TEMPLATE_EVENT = (
+    "SELECT actor_id, payload::text AS payload FROM outbox_events "
+    "WHERE resource_id = $1 AND type = 'StoryCreated'"
+)
+# Events not yet published by the relay, and deliveries not yet taken by a consumer.
+_EVENTS_IN_FLIGHT = (
+    "SELECT (SELECT count(*) FROM outbox_events WHERE published_at IS NULL)"
+    " + (SELECT count(*) FROM event_deliveries)"
+)
+SETTLE_TIMEOUT_SECONDS = 600.0
+
+
+def _events_drained(server: RunningServer) -> None:
+    """Wait until the background process has handled every event the last run caused."""
+
+    async def in_flight() -> int:
+        connection = await asyncpg.connect(
+            host=server.postmaster.socket_dir, user=SUPERUSER, database=DATABASE_NAME
+        )
+        try:
+            count: int = await connection.fetchval(_EVENTS_IN_FLIGHT)
+        finally:
+            await connection.close()
+        return count
+
+    deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+    while (left := asyncio.run(in_flight())) > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{left} events still in flight after {SETTLE_TIMEOUT_SECONDS} s")
+        time.sleep(0.5)
 
 
 def _check(server: RunningServer, targets: Sequence[Target]) -> None:
@@ -260,7 +304,7 @@ def _check(server: RunningServer, targets: Sequence[Target]) -> None:
                 )
 
 
-async def _copy_statements(server: RunningServer) -> CopyStatements:
+async def _copy_statements(server: RunningServer, template: UUID) -> CopyStatements:
     connection = await asyncpg.connect(
         host=server.postmaster.socket_dir, user=SUPERUSER, database=DATABASE_NAME
     )
@@ -269,6 +313,9 @@ async def _copy_statements(server: RunningServer) -> CopyStatements:
         revision = [
             c for c in await _columns(connection, "story_revisions") if c not in ("id", "story_id")
         ]
+        event = await connection.fetchrow(_TEMPLATE_EVENT, str(template))
+        if event is None:
+            raise LookupError("the template story has no StoryCreated event")
     finally:
         await connection.close()
     return CopyStatements(
@@ -281,6 +328,8 @@ async def _copy_statements(server: RunningServer) -> CopyStatements:
             f"SELECT $1, $2, {', '.join(revision)} FROM story_revisions WHERE story_id = $3 "
             "ORDER BY version LIMIT 1"
         ),
+        event_actor=event["actor_id"],
+        event_payload=event["payload"],
     )
 
 
@@ -329,6 +378,10 @@ def _markdown(results: Results, options: RunOptions, pool_size: int, stories: in
                     f"- **Target** `{entry.target.label}`: {entry.target.description}"
                     for entry in results.series
                 ),
+                "- **Between runs**: the benchmark waits until the outbox relay and the "
+                "consumers have handled every event earlier runs caused (the baseline's stories "
+                "carry a copy of a real `StoryCreated` event), so no run is billed for another's "
+                "aftermath; a run's own events are handled while it runs.",
                 "- **Baseline**: raw asyncpg as the application's role (row-level security "
                 f"applies), a pool of {pool_size}, {options.connections} concurrent tasks, "
                 "running each endpoint's statements without authentication (token "
