@@ -48,3 +48,17 @@ async def test_media(
     expected: frozenset[str],
 ) -> None:
     await _check(tenant_session, world, action, _media(by_self=by_self), expected)
+
+
+def _media_without_legacy(world: World, user_id: UUID | None) -> MediaResource:
+    return MediaResource(world.tenant_id, None, UUID(int=7), UUID(int=3))
+
+
+# Still below the tenant, as the media list filter has it: a tenant's contributors and viewers
+# read no file, whether or not it belongs to a legacy.
+@pytest.mark.parametrize("action", [Action.READ, Action.LIST], ids=lambda action: action.value)
+async def test_media_without_a_legacy_is_still_below_the_tenant(
+    tenant_session: AsyncSession, world: World, action: Action
+) -> None:
+    expected = INHERITING | STAFF | {"service"}
+    await _check(tenant_session, world, action, _media_without_legacy, expected)

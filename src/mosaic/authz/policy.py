@@ -70,7 +70,7 @@ async def _decide(
     grants = await resolver.grants(session, subject=subject, chain=resource.chain)
     facts = Facts(
         subject=subject,
-        role=effective_role(grants, resource.chain),
+        role=effective_role(grants, below_tenant=resource.below_tenant),
         tenant_role=tenant_role(grants),
     )
     for grant in rule_for(resource.kind, action):

@@ -67,6 +67,12 @@ class Resource:
         return (ScopeRef(ScopeKind.TENANT, self.tenant_id),) if self.tenant_id else ()
 
     @property
+    def below_tenant(self) -> bool:
+        """Whether the resource lives below its tenant, where a tenant's contributors and
+        viewers hold no role (``roles.INHERITED_FROM_TENANT``)."""
+        return len(self.chain) > 1
+
+    @property
     def owner_id(self) -> UUID | None:
         """The user this resource belongs to (author, creator, the member), if any."""
         return None
@@ -327,6 +333,12 @@ class MediaResource(Resource):
     @property
     def chain(self) -> tuple[ScopeRef, ...]:
         return _legacy_chain(self.tenant_id, self.legacy_id)
+
+    @property
+    def below_tenant(self) -> bool:
+        # A file is always below its tenant, with or without a legacy, as the media table's
+        # scope columns (tenant, legacy) say to the list filter: both decide alike.
+        return True
 
     @property
     def owner_id(self) -> UUID | None:

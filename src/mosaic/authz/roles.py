@@ -35,9 +35,8 @@ def at_least(role: ScopeRole) -> tuple[ScopeRole, ...]:
 INHERITED_FROM_TENANT = frozenset({ScopeRole.OWNER, ScopeRole.EDITOR})
 
 
-def inherits(grant: RoleGrant, chain: Sequence[ScopeRef]) -> bool:
-    """Whether ``grant`` applies to a resource whose scope chain is ``chain``."""
-    below_tenant = len(chain) > 1
+def inherits(grant: RoleGrant, *, below_tenant: bool) -> bool:
+    """Whether ``grant`` applies to a resource (below its tenant or the tenant itself)."""
     return not (
         below_tenant
         and grant.scope.kind is ScopeKind.TENANT
@@ -194,13 +193,13 @@ class RoleResolver:
         return tenant_column.in_(source.granting(subject=subject, roles=at_least(role)))
 
 
-def effective_role(grants: Iterable[RoleGrant], chain: Sequence[ScopeRef] = ()) -> ScopeRole | None:
-    """The strongest active role among ``grants`` that applies along ``chain``: pending and
+def effective_role(grants: Iterable[RoleGrant], *, below_tenant: bool) -> ScopeRole | None:
+    """The strongest active role among ``grants`` that applies to a resource: pending and
     suspended count for nothing, nor do a tenant's contributor and viewer roles below it."""
     return strongest(
         grant.role
         for grant in grants
-        if grant.state is MembershipState.ACTIVE and inherits(grant, chain)
+        if grant.state is MembershipState.ACTIVE and inherits(grant, below_tenant=below_tenant)
     )
 
 
