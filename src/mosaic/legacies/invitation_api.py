@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from mosaic.authz.dependencies import CurrentSubject
@@ -52,18 +52,23 @@ async def create_invitation(
     settings: SettingsDep,
     identity: IdentityDep,
     idempotency: IdempotentCreateDep,
+    background: BackgroundTasks,
 ) -> JSONResponse:
     # The web app's accept page lives at the public origin; without one, at this request's.
     link_base = settings.server.public_url or str(request.base_url).rstrip("/")
-    invitation, token = await service.create(
+    invitation, token, mail = await service.create(
         session,
         subject=subject,
         legacy_id=legacy_id,
         data=data,
-        mailer=identity.mailer,
         link_base=link_base,
         provenance=Provenance.of(subject.principal, request),
     )
+    if mail is not None:
+        # After the response, so after the commit: a rolled-back invitation mails nobody.
+        background.add_task(
+            service.send_invitation_mail, identity.mailer, mail, invitation_id=invitation.id
+        )
     created = LegacyInvitationCreated(
         **LegacyInvitationRead.model_validate(invitation).model_dump(),
         token=token,

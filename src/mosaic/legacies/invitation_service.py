@@ -71,12 +71,14 @@ async def create(
     subject: Subject,
     legacy_id: UUID,
     data: LegacyInvitationCreate,
-    mailer: Mailer,
     link_base: str,
     provenance: Provenance,
-) -> tuple[LegacyInvitation, str]:
-    """Invite to a legacy; returns the invitation and its token (shown this once). An email
-    invitation is also mailed, with a link to the web app's accept page."""
+) -> tuple[LegacyInvitation, str, MailMessage | None]:
+    """Invite to a legacy; returns the invitation, its token (shown this once) and, for an
+    email invitation, the mail to send with a link to the web app's accept page.
+
+    The caller sends the mail once the transaction has committed: an invitation that was
+    never stored must not reach anyone's inbox."""
     legacy = await _authorized_legacy(
         session, subject=subject, legacy_id=legacy_id, action=Action.CREATE, email=data.email
     )
@@ -108,12 +110,22 @@ async def create(
         ),
         actor_id=actor_of(subject),
     )
+    mail = None
     if invitation.email is not None:
         link = f"{link_base}{ACCEPT_PAGE}?token={token}"
-        await mailer.send(_invitation_mail(to=invitation.email, legacy=legacy, link=link, ttl=ttl))
+        mail = _invitation_mail(to=invitation.email, legacy=legacy, link=link, ttl=ttl)
     # Never the token nor the link: either one joins the legacy.
     logger.info("legacy_invitation_created", invitation_id=str(invitation.id))
-    return invitation, token
+    return invitation, token, mail
+
+
+async def send_invitation_mail(mailer: Mailer, mail: MailMessage, *, invitation_id: UUID) -> None:
+    """Send an invitation's mail (after the commit). A failure is logged, not raised: the
+    invitation stands, and its inviter holds the token to pass on or can invite again."""
+    try:
+        await mailer.send(mail)
+    except Exception:
+        logger.exception("legacy_invitation_mail_failed", invitation_id=str(invitation_id))
 
 
 def _invitation_mail(*, to: str, legacy: Legacy, link: str, ttl: timedelta) -> MailMessage:
