@@ -14,17 +14,22 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select, update
 from structlog.testing import capture_logs
 
 from mosaic.core.ids import new_id
+from mosaic.core.mail import MailDeliveryFailed, MailMessage
+from mosaic.identity.password_reset import hash_reset_token
 from mosaic.models import AuditEvent, BrowserSession, PasswordResetToken, User, UserStatus
+from tests.conftest import unique_client_address
 from tests.identity.conftest import (
     PASSWORD,
     AccountFactory,
     AppClientFactory,
     Sessions,
     audit_events_of,
+    identity_of,
     login,
 )
 
@@ -353,7 +358,7 @@ async def test_no_token_appears_in_the_logs(
     text: Any = repr(logs)
     assert token not in text
     assert account.email not in text
-    assert any(entry["event"] == "password_reset_mail_written" for entry in logs)
+    assert any(entry["event"] == "password_reset_token_stored" for entry in logs)
 
 
 async def test_browser_sessions_are_revoked_by_the_reset(
@@ -407,3 +412,48 @@ async def test_a_token_of_an_account_disabled_since_the_mail_is_refused(
         "failure",
         "account_disabled",
     )
+
+
+class _CommitCheckingMailer:
+    """Records, for each mail, whether its token was already committed when it was sent
+    (looked up from another connection, which sees only committed rows)."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+        self.committed_when_sent: list[bool] = []
+
+    async def send(self, message: MailMessage) -> None:
+        token = re.search(r"token=([A-Za-z0-9_-]+)", message.body)
+        assert token is not None
+        async with self.sessions() as session:
+            stored = await session.scalar(
+                select(PasswordResetToken.id).where(
+                    PasswordResetToken.token_hash == hash_reset_token(token.group(1))
+                )
+            )
+        self.committed_when_sent.append(stored is not None)
+
+
+class _BrokenMailer:
+    async def send(self, message: MailMessage) -> None:
+        raise MailDeliveryFailed("the mail server is down")
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["mail sent", "mail server down"])
+async def test_the_mail_leaves_after_the_token_is_committed_and_never_shows_in_the_answer(
+    app: FastAPI,
+    make_account: AccountFactory,
+    owner_sessions: Sessions,
+    monkeypatch: pytest.MonkeyPatch,
+    broken: bool,
+) -> None:
+    account = await make_account()
+    checking = _CommitCheckingMailer(owner_sessions)
+    monkeypatch.setattr(identity_of(app), "mailer", _BrokenMailer() if broken else checking)
+    transport = httpx.ASGITransport(app=app, client=unique_client_address())
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answer = await _request(client, account.email)
+
+    assert answer.status_code == 202, answer.text
+    assert checking.committed_when_sent == ([] if broken else [True])

@@ -21,9 +21,12 @@ from typing import Protocol
 from uuid import uuid4
 
 import aiosmtplib
+import structlog
 from pydantic import SecretStr
 
 from mosaic.core.settings import MailBackend, Settings, SmtpSecurity
+
+logger = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,18 @@ class Mailer(Protocol):
 
 class MailDeliveryFailed(Exception):
     """The mail server refused the message or could not be reached (retry later)."""
+
+
+async def send_after_commit(mailer: Mailer, message: MailMessage, *, about: str) -> None:
+    """Send a request's mail as a background task, once its transaction has committed.
+
+    The answer has already gone out, so a failure is logged (``mail_failed``, with ``about``:
+    what the mail was for, never its content or recipient) rather than raised.
+    """
+    try:
+        await mailer.send(message)
+    except Exception:
+        logger.exception("mail_failed", about=about)
 
 
 def render(message: MailMessage, *, sender: str) -> EmailMessage:

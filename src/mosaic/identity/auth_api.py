@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from mosaic.core.dependencies import DatabaseDep, RequestSession, SettingsDep
 from mosaic.core.errors import ErrorEnvelope, RateLimited, ValidationFailed, error_responses
+from mosaic.core.mail import send_after_commit
 from mosaic.identity import auth_service, password_reset, user_service
 from mosaic.identity.audit import Origin
 from mosaic.identity.auth_service import AuthFailure, IssuedTokens
@@ -228,10 +229,11 @@ async def request_password_reset(
     database: DatabaseDep,
     settings: SettingsDep,
     components: LocalAccounts,
+    background: BackgroundTasks,
 ) -> PasswordResetRequested:
     # The web app's page lives at the public origin; without one, at this request's.
     link_base = settings.server.public_url or str(request.base_url).rstrip("/")
-    await password_reset.request_reset(
+    mail = await password_reset.request_reset(
         session,
         components=components,
         sessionmaker=database.sessionmaker,
@@ -239,6 +241,9 @@ async def request_password_reset(
         link_base=link_base,
         origin=Origin.of(request),
     )
+    if mail is not None:
+        # After the answer, so after the commit, and never in the answer's timing.
+        background.add_task(send_after_commit, components.mailer, mail, about="password_reset")
     return PasswordResetRequested(message=RESET_REQUESTED_MESSAGE)
 
 

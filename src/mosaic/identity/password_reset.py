@@ -59,8 +59,11 @@ async def request_reset(
     email: str,
     link_base: str,
     origin: Origin,
-) -> None:
-    """Store and mail a reset link if ``email`` is an active local account; else nothing."""
+) -> MailMessage | None:
+    """Store a reset token if ``email`` is an active local account, and return the mail with
+    its link (else None). The caller sends it once the token is committed (a link to a token
+    that was never stored is useless), and after answering, so that how long a mail server
+    takes never tells whether an account exists."""
     email = normalise_email(email)
     await components.reset_throttle.hit(email=email, ip=origin.ip_address or "unknown")
     # Made for every request, account or not, so both kinds do the same work.
@@ -71,7 +74,7 @@ async def request_reset(
     if user is None:
         # Not audited: anyone can type any address, and the log would fill with them.
         logger.info("password_reset_ignored", reason=refusal)
-        return
+        return None
     entry = AuditRecord(
         action=AuditAction.PASSWORD_RESET_REQUESTED,
         actor_user_id=user.id,
@@ -81,7 +84,7 @@ async def request_reset(
     if refusal is not None:
         logger.info("password_reset_ignored", reason=refusal, user_id=str(user.id))
         await record_independently(sessionmaker, replace(entry, outcome="ignored", reason=refusal))
-        return
+        return None
     now = datetime.now(UTC)
     ttl = timedelta(minutes=components.settings.password_reset_ttl_minutes)
     superseded = await password_reset_repository.delete_unused_tokens(session, user.id, now=now)
@@ -95,13 +98,11 @@ async def request_reset(
         )
     )
     await session.flush()
-    await components.mailer.send(
-        _reset_mail(to=user.email, link=f"{link_base}{RESET_PATH}?token={token}", ttl=ttl)
-    )
     # The link and the token are never logged: either resets the password.
-    logger.info("password_reset_mail_written", user_id=str(user.id))
+    logger.info("password_reset_token_stored", user_id=str(user.id))
     # Its own transaction: the request stays on record even if the answer's commit fails.
     await record_independently(sessionmaker, replace(entry, details={"superseded": superseded}))
+    return _reset_mail(to=user.email, link=f"{link_base}{RESET_PATH}?token={token}", ttl=ttl)
 
 
 def _reset_mail(*, to: str, link: str, ttl: timedelta) -> MailMessage:

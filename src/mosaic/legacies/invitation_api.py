@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from mosaic.authz.dependencies import CurrentSubject
 from mosaic.core.dependencies import SettingsDep
 from mosaic.core.errors import error_responses
+from mosaic.core.mail import send_after_commit
 from mosaic.core.pagination import Page, PageParams
 from mosaic.core.provenance import Provenance
 from mosaic.identity.dependencies import IdempotentCreateDep, IdentityDep, TenantSession
@@ -66,8 +67,9 @@ async def create_invitation(
     )
     if mail is not None:
         # After the response, so after the commit: a rolled-back invitation mails nobody.
+        # A mail that cannot be sent leaves the invitation standing: its inviter has the token.
         background.add_task(
-            service.send_invitation_mail, identity.mailer, mail, invitation_id=invitation.id
+            send_after_commit, identity.mailer, mail, about=f"legacy_invitation:{invitation.id}"
         )
     created = LegacyInvitationCreated(
         **LegacyInvitationRead.model_validate(invitation).model_dump(),

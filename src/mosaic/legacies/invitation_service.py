@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mosaic import authz, events
 from mosaic.authz import Action, LegacyInvitationResource, ResourceKind, Subject
 from mosaic.core.ids import new_id
-from mosaic.core.mail import Mailer, MailMessage
+from mosaic.core.mail import MailMessage
 from mosaic.core.provenance import Provenance
 from mosaic.identity.errors import NotAUser
 from mosaic.legacies import repository
@@ -117,15 +117,6 @@ async def create(
     # Never the token nor the link: either one joins the legacy.
     logger.info("legacy_invitation_created", invitation_id=str(invitation.id))
     return invitation, token, mail
-
-
-async def send_invitation_mail(mailer: Mailer, mail: MailMessage, *, invitation_id: UUID) -> None:
-    """Send an invitation's mail (after the commit). A failure is logged, not raised: the
-    invitation stands, and its inviter holds the token to pass on or can invite again."""
-    try:
-        await mailer.send(mail)
-    except Exception:
-        logger.exception("legacy_invitation_mail_failed", invitation_id=str(invitation_id))
 
 
 def _invitation_mail(*, to: str, legacy: Legacy, link: str, ttl: timedelta) -> MailMessage:
