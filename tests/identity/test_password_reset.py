@@ -10,16 +10,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from structlog.testing import capture_logs
 
 from mosaic.core.ids import new_id
-from mosaic.core.mail import MailDeliveryFailed, MailMessage
 from mosaic.identity.password_reset import hash_reset_token
 from mosaic.models import AuditEvent, BrowserSession, PasswordResetToken, User, UserStatus
 from tests.conftest import unique_client_address
@@ -32,6 +31,7 @@ from tests.identity.conftest import (
     identity_of,
     login,
 )
+from tests.mailers import BrokenMailer, CommitCheckingMailer
 
 REQUEST = "/api/v1/auth/password-reset"
 CONFIRM = "/api/v1/auth/password-reset/confirm"
@@ -414,29 +414,10 @@ async def test_a_token_of_an_account_disabled_since_the_mail_is_refused(
     )
 
 
-class _CommitCheckingMailer:
-    """Records, for each mail, whether its token was already committed when it was sent
-    (looked up from another connection, which sees only committed rows)."""
-
-    def __init__(self, sessions: Sessions) -> None:
-        self.sessions = sessions
-        self.committed_when_sent: list[bool] = []
-
-    async def send(self, message: MailMessage) -> None:
-        token = re.search(r"token=([A-Za-z0-9_-]+)", message.body)
-        assert token is not None
-        async with self.sessions() as session:
-            stored = await session.scalar(
-                select(PasswordResetToken.id).where(
-                    PasswordResetToken.token_hash == hash_reset_token(token.group(1))
-                )
-            )
-        self.committed_when_sent.append(stored is not None)
-
-
-class _BrokenMailer:
-    async def send(self, message: MailMessage) -> None:
-        raise MailDeliveryFailed("the mail server is down")
+def _stored(token: str) -> Select[UUID]:
+    return select(PasswordResetToken.id).where(
+        PasswordResetToken.token_hash == hash_reset_token(token)
+    )
 
 
 @pytest.mark.parametrize("broken", [False, True], ids=["mail sent", "mail server down"])
@@ -448,8 +429,8 @@ async def test_the_mail_leaves_after_the_token_is_committed_and_never_shows_in_t
     broken: bool,
 ) -> None:
     account = await make_account()
-    checking = _CommitCheckingMailer(owner_sessions)
-    monkeypatch.setattr(identity_of(app), "mailer", _BrokenMailer() if broken else checking)
+    checking = CommitCheckingMailer(owner_sessions, _stored)
+    monkeypatch.setattr(identity_of(app), "mailer", BrokenMailer() if broken else checking)
     transport = httpx.ASGITransport(app=app, client=unique_client_address())
 
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -15,11 +15,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from mosaic.app import create_app
 from mosaic.core.database import DatabaseLocation
-from mosaic.core.mail import MailDeliveryFailed, MailMessage
 from mosaic.core.settings import Settings
 from mosaic.legacies.invitation_service import hash_token
 from mosaic.models import LegacyInvitation, MembershipState, ScopeRole
@@ -33,6 +32,7 @@ from tests.legacies.conftest import (
     mails_to,
     outbox,
 )
+from tests.mailers import BrokenMailer, CommitCheckingMailer
 
 MemberMaker = Callable[..., Awaitable[Member]]
 PUBLIC_URL = "https://mosaic.example.test"
@@ -253,29 +253,8 @@ async def test_an_invitation_create_is_idempotent(
     assert len(listed.json()["data"]) == 1
 
 
-class _CommitCheckingMailer:
-    """Records, for each message, whether its invitation was already committed when sent
-    (looked up from another connection, which sees only committed rows)."""
-
-    def __init__(self, sessions: Sessions) -> None:
-        self.sessions = sessions
-        self.committed_when_sent: list[bool] = []
-
-    async def send(self, message: MailMessage) -> None:
-        token = re.search(r"token=([\w-]+)", message.body)
-        assert token is not None
-        async with self.sessions() as session:
-            found = await session.scalar(
-                select(LegacyInvitation.id).where(
-                    LegacyInvitation.token_hash == hash_token(token.group(1))
-                )
-            )
-        self.committed_when_sent.append(found is not None)
-
-
-class _BrokenMailer:
-    async def send(self, message: MailMessage) -> None:
-        raise MailDeliveryFailed("the mail server is down")
+def _stored(token: str) -> Select[UUID]:
+    return select(LegacyInvitation.id).where(LegacyInvitation.token_hash == hash_token(token))
 
 
 async def test_the_invitation_mail_leaves_only_after_the_invitation_is_committed(
@@ -285,7 +264,7 @@ async def test_the_invitation_mail_leaves_only_after_the_invitation_is_committed
     owner_sessions: Sessions,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    mailer = _CommitCheckingMailer(owner_sessions)
+    mailer = CommitCheckingMailer(owner_sessions, _stored)
     monkeypatch.setattr(app.state.identity, "mailer", mailer)
 
     await _invite(client, legacy, email="after-commit@example.test")
@@ -301,7 +280,7 @@ async def test_a_mail_that_cannot_be_sent_leaves_a_working_invitation(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     invitee = await community_member()
-    monkeypatch.setattr(app.state.identity, "mailer", _BrokenMailer())
+    monkeypatch.setattr(app.state.identity, "mailer", BrokenMailer())
 
     created = await _invite(client, legacy, email=invitee.email)
     accepted = await _accept(client, invitee, created["token"])
