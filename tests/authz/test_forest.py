@@ -30,7 +30,7 @@ from mosaic.authz import (
     read_filter,
 )
 from mosaic.authz.resources import ResourceKind
-from mosaic.authz.roles import RoleGrant, resolver
+from mosaic.authz.roles import HeldRoles, resolver
 from mosaic.core.database import bind_tenant
 from mosaic.core.ids import new_id
 from mosaic.core.settings import DatabaseSettings
@@ -73,16 +73,11 @@ class ProbeLegacyRoles:
 
     kind = ScopeKind.LEGACY
 
-    async def grants(
-        self, session: AsyncSession, *, subject: Subject, scope: ScopeRef
-    ) -> Sequence[RoleGrant]:
-        rows = await session.execute(
-            select(legacy_grants.c.role, legacy_grants.c.state).where(
-                legacy_grants.c.legacy_id == scope.id,
-                legacy_grants.c.user_id == subject.user_id,
-            )
+    def held(self, *, subject: Subject, scope: ScopeRef) -> HeldRoles:
+        return select(legacy_grants.c.role, legacy_grants.c.state).where(
+            legacy_grants.c.legacy_id == scope.id,
+            legacy_grants.c.user_id == subject.user_id,
         )
-        return [RoleGrant(scope, ScopeRole(role), MembershipState(state)) for role, state in rows]
 
     def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
         return select(legacy_grants.c.legacy_id).where(
@@ -220,3 +215,19 @@ async def test_the_sql_filter_agrees_with_authorize_on_every_row(
 
     assert by_sql == by_authorize
     assert len(rows) == 25  # the matrix really was there to filter
+
+
+async def test_the_roles_along_a_chain_are_looked_up_in_one_query(
+    forest: AsyncSession, world: World
+) -> None:
+    # "viewer" is the tenant's viewer and an editor of legacy one: a grant at each level.
+    viewer = world.subject("viewer")
+    story = StoryResource(world.tenant_id, LEGACY_ONE, UUID(int=7), Visibility.PRIVATE)
+
+    grants = await resolver.grants(forest, subject=viewer, chain=story.chain)
+
+    assert {(grant.scope.kind, grant.role) for grant in grants} == {
+        (ScopeKind.TENANT, ScopeRole.VIEWER),
+        (ScopeKind.LEGACY, ScopeRole.EDITOR),
+    }
+    assert viewer.memo.lookups == 1

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, false, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    false,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.authz.resources import ScopeKind, ScopeRef
@@ -66,15 +75,20 @@ class RoleGrant:
     state: MembershipState = MembershipState.ACTIVE
 
 
+# A source's answer for one scope, as SQL: the (role, state) rows the subject holds there.
+HeldRoles = Select[ScopeRole, MembershipState]
+
+
 class RoleSource(Protocol):
     """The roles a subject holds at one level of the forest."""
 
     kind: ScopeKind
 
-    async def grants(
-        self, session: AsyncSession, *, subject: Subject, scope: ScopeRef
-    ) -> Sequence[RoleGrant]:
-        """The subject's grants at ``scope``, whatever their state."""
+    def held(
+        self, *, subject: Subject, scope: ScopeRef
+    ) -> Select[ScopeRole, MembershipState] | None:
+        """SQL: the subject's (role, state) rows at ``scope``, whatever the state; None when
+        the subject cannot hold a role there at all."""
         ...
 
     def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
@@ -87,20 +101,14 @@ class TenantRoleSource:
 
     kind = ScopeKind.TENANT
 
-    async def grants(
-        self, session: AsyncSession, *, subject: Subject, scope: ScopeRef
-    ) -> Sequence[RoleGrant]:
+    def held(
+        self, *, subject: Subject, scope: ScopeRef
+    ) -> Select[ScopeRole, MembershipState] | None:
         if subject.user_id is None or scope.id != subject.tenant_id:
-            return ()
-        row = (
-            await session.execute(
-                select(TenantMembership.role, TenantMembership.state).where(
-                    TenantMembership.tenant_id == scope.id,
-                    TenantMembership.user_id == subject.user_id,
-                )
-            )
-        ).one_or_none()
-        return () if row is None else (RoleGrant(scope, row.role, row.state),)
+            return None
+        return select(TenantMembership.role, TenantMembership.state).where(
+            TenantMembership.tenant_id == scope.id, TenantMembership.user_id == subject.user_id
+        )
 
     def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
         return select(TenantMembership.tenant_id).where(
@@ -131,27 +139,41 @@ class RoleResolver:
     async def grants(
         self, session: AsyncSession, *, subject: Subject, chain: Sequence[ScopeRef]
     ) -> tuple[RoleGrant, ...]:
-        """Every grant the subject holds along ``chain``, memoised for the request."""
-        found: list[RoleGrant] = []
-        for scope in chain:
-            if scope not in subject.memo.grants:
-                subject.memo.grants[scope] = await self._lookup(session, subject, scope)
-            found.extend(subject.memo.grants[scope])
-        return tuple(found)
+        """Every grant the subject holds along ``chain``, memoised for the request; the
+        scopes not known yet are looked up together, in one query."""
+        missing = [scope for scope in chain if scope not in subject.memo.grants]
+        if missing:
+            subject.memo.grants.update(await self._lookup(session, subject, missing))
+        return tuple(grant for scope in chain for grant in subject.memo.grants[scope])
 
     async def _lookup(
-        self, session: AsyncSession, subject: Subject, scope: ScopeRef
-    ) -> tuple[RoleGrant, ...]:
+        self, session: AsyncSession, subject: Subject, scopes: Sequence[ScopeRef]
+    ) -> dict[ScopeRef, tuple[RoleGrant, ...]]:
+        found: dict[ScopeRef, tuple[RoleGrant, ...]] = dict.fromkeys(scopes, ())
         # An operator's key was made for its tenant by whoever runs the installation: it holds
         # the tenant as its owner would, and only its scopes narrow it.
         if subject.is_service_account:
-            implied = scope.kind is ScopeKind.TENANT and scope.id == subject.tenant_id
-            return (RoleGrant(scope, ScopeRole.OWNER),) if implied else ()
-        source = self._sources.get(scope.kind)
-        if source is None:
-            return ()
+            for scope in scopes:
+                if scope.kind is ScopeKind.TENANT and scope.id == subject.tenant_id:
+                    found[scope] = (RoleGrant(scope, ScopeRole.OWNER),)
+            return found
+        queries = []
+        for position, scope in enumerate(scopes):
+            source = self._sources.get(scope.kind)
+            held = source.held(subject=subject, scope=scope) if source is not None else None
+            if held is not None:
+                queries.append(held.add_columns(literal(position).label("scope_position")))
+        if not queries:
+            return found
         subject.memo.lookups += 1
-        return tuple(await source.grants(session, subject=subject, scope=scope))
+        rows = (await session.execute(union_all(*queries))).all()
+        for role, state, position in rows:
+            scope = scopes[position]
+            found[scope] = (
+                *found[scope],
+                RoleGrant(scope, ScopeRole(role), MembershipState(state)),
+            )
+        return found
 
     def holds_sql(
         self,

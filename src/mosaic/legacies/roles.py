@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.authz import ScopeKind, ScopeRef, Subject
-from mosaic.authz.roles import RoleGrant, one_of
+from mosaic.authz.roles import one_of
 from mosaic.models import LegacyMember, MembershipState, ScopeRole
 
 
@@ -18,19 +17,14 @@ class LegacyRoleSource:
 
     kind = ScopeKind.LEGACY
 
-    async def grants(
-        self, session: AsyncSession, *, subject: Subject, scope: ScopeRef
-    ) -> Sequence[RoleGrant]:
+    def held(
+        self, *, subject: Subject, scope: ScopeRef
+    ) -> Select[ScopeRole, MembershipState] | None:
         if subject.user_id is None:
-            return ()
-        row = (
-            await session.execute(
-                select(LegacyMember.role, LegacyMember.state).where(
-                    LegacyMember.legacy_id == scope.id, LegacyMember.user_id == subject.user_id
-                )
-            )
-        ).one_or_none()
-        return () if row is None else (RoleGrant(scope, row.role, row.state),)
+            return None
+        return select(LegacyMember.role, LegacyMember.state).where(
+            LegacyMember.legacy_id == scope.id, LegacyMember.user_id == subject.user_id
+        )
 
     def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
         return select(LegacyMember.legacy_id).where(
