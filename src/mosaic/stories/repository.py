@@ -4,10 +4,11 @@ one of them to the bound tenant; the callers add the policy's filters)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,15 +56,24 @@ async def list_stories(
     limit: int,
 ) -> Sequence[Story]:
     """A legacy's stories passing ``visible``, newest first (ids are time-ordered UUIDv7)."""
+    parameters = {"legacy_id": legacy_id, "page_limit": limit, "after": after}
+    statement = _page_statement(visible, resumed=after is not None)
+    return (await session.execute(statement, parameters)).scalars().all()
+
+
+# The policy's filters are compiled once per subject (``authz.filters``): the page statement
+# around one is built once too, and executed with this request's parameters. A reused
+# statement keeps its SQLAlchemy cache key, which for a filter this size costs more to build
+# than the rest of executing it.
+@lru_cache(maxsize=1024)
+def _page_statement(visible: ColumnElement[bool], *, resumed: bool) -> Select[Story]:
     statement = (
         select(Story)
-        .where(Story.legacy_id == legacy_id, Story.deleted_at.is_(None), visible)
+        .where(Story.legacy_id == bindparam("legacy_id"), Story.deleted_at.is_(None), visible)
         .order_by(Story.id.desc())
-        .limit(limit)
+        .limit(bindparam("page_limit"))
     )
-    if after is not None:
-        statement = statement.where(Story.id < after)
-    return (await session.execute(statement)).scalars().all()
+    return statement.where(Story.id < bindparam("after")) if resumed else statement
 
 
 async def compare_and_set(

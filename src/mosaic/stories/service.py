@@ -5,6 +5,7 @@ through the policy; every write appends a revision and records an event in the t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -84,13 +85,17 @@ async def list_stories(
     visible = await authz.read_filter(subject, STORY_ROWS)
     if await legacies.find(session, legacy_id) is None:
         raise LegacyNotFound()
-    shown = and_(
-        visible,
-        or_(Story.moderation_state == ModerationState.VISIBLE, _moderators_rows(subject)),
-    )
+    shown = _shown(visible, _moderators_rows(subject))
     return await repository.list_stories(
         session, legacy_id=legacy_id, visible=shown, after=after, limit=limit
     )
+
+
+@lru_cache(maxsize=1024)
+def _shown(visible: ColumnElement[bool], moderated: ColumnElement[bool]) -> ColumnElement[bool]:
+    # Built once per pair of (cached) policy filters: the repository caches its statement by
+    # this condition's identity.
+    return and_(visible, or_(Story.moderation_state == ModerationState.VISIBLE, moderated))
 
 
 # Writing
