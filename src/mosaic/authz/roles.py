@@ -84,9 +84,7 @@ class RoleSource(Protocol):
 
     kind: ScopeKind
 
-    def held(
-        self, *, subject: Subject, scope: ScopeRef
-    ) -> Select[ScopeRole, MembershipState] | None:
+    def held(self, *, subject: Subject, scope: ScopeRef) -> HeldRoles | None:
         """SQL: the subject's (role, state) rows at ``scope``, whatever the state; None when
         the subject cannot hold a role there at all."""
         ...
@@ -101,9 +99,7 @@ class TenantRoleSource:
 
     kind = ScopeKind.TENANT
 
-    def held(
-        self, *, subject: Subject, scope: ScopeRef
-    ) -> Select[ScopeRole, MembershipState] | None:
+    def held(self, *, subject: Subject, scope: ScopeRef) -> HeldRoles | None:
         if subject.user_id is None or scope.id != subject.tenant_id:
             return None
         return select(TenantMembership.role, TenantMembership.state).where(

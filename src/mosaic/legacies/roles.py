@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import Select, select
 
 from mosaic.authz import ScopeKind, ScopeRef, Subject
-from mosaic.authz.roles import one_of
+from mosaic.authz.roles import HeldRoles, one_of
 from mosaic.models import LegacyMember, MembershipState, ScopeRole
 
 
@@ -17,9 +17,7 @@ class LegacyRoleSource:
 
     kind = ScopeKind.LEGACY
 
-    def held(
-        self, *, subject: Subject, scope: ScopeRef
-    ) -> Select[ScopeRole, MembershipState] | None:
+    def held(self, *, subject: Subject, scope: ScopeRef) -> HeldRoles | None:
         if subject.user_id is None:
             return None
         return select(LegacyMember.role, LegacyMember.state).where(
