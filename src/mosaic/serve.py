@@ -27,6 +27,7 @@ import structlog
 from fastapi import FastAPI
 
 from mosaic.app import create_app
+from mosaic.core import event_loop
 from mosaic.core.database import DatabaseLocation
 from mosaic.core.logging import configure_logging
 from mosaic.core.settings import ConfigurationError, DatabaseSettings, Settings, get_settings
@@ -126,7 +127,7 @@ def run_background() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     _stop_with_parent()
     settings = _child_settings()
-    asyncio.run(_run_background(settings, parent_database(settings.database), stop))
+    event_loop.run(_run_background(settings, parent_database(settings.database), stop))
 
 
 async def _run_background(
