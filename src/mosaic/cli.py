@@ -20,7 +20,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic import __version__
-from mosaic.core import event_loop
 from mosaic.core.database import DatabaseLocation, create_engine, create_sessionmaker
 from mosaic.core.embedded_postgres import EmbeddedPostgresError
 from mosaic.core.errors import MosaicError
@@ -300,7 +299,7 @@ def scheduler(ctx: typer.Context) -> None:
             with signals.interruptible():
                 if settings.database.migrate_on_start:
                     runner.upgrade(location.owner_url, settings.database)
-            event_loop.run(schedule(settings, location, signals))
+            asyncio.run(schedule(settings, location, signals))
 
 
 @scheduler_app.command("jobs")
@@ -511,7 +510,7 @@ def worker(
         chosen = {name: table[name] for name in consumer} if consumer else table
         if settings.database.migrate_on_start:
             runner.upgrade(location.owner_url, settings.database)
-        event_loop.run(_run_worker(settings, location, chosen, relay=relay))
+        asyncio.run(_run_worker(settings, location, chosen, relay=relay))
 
 
 async def _run_worker(

@@ -27,7 +27,6 @@ import structlog
 from fastapi import FastAPI
 
 from mosaic.app import create_app
-from mosaic.core import event_loop
 from mosaic.core.database import DatabaseLocation
 from mosaic.core.logging import configure_logging
 from mosaic.core.settings import ConfigurationError, DatabaseSettings, Settings, get_settings
@@ -127,7 +126,7 @@ def run_background() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     _stop_with_parent()
     settings = _child_settings()
-    event_loop.run(_run_background(settings, parent_database(settings.database), stop))
+    asyncio.run(_run_background(settings, parent_database(settings.database), stop))
 
 
 async def _run_background(
