@@ -21,6 +21,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mosaic.app import create_app
@@ -40,6 +41,7 @@ from mosaic.identity.schemas import KNOWN_SCOPES, ApiKeyCreate
 from mosaic.migrations import runner
 from mosaic.models import (
     MembershipState,
+    OutboxEvent,
     PlatformRole,
     ScopeRole,
     Tenant,
@@ -118,6 +120,20 @@ async def app(settings: Settings, location: DatabaseLocation) -> AsyncIterator[F
     application = create_app(settings, location)
     async with LifespanManager(application):
         yield application
+
+
+async def outbox_events(
+    sessions: async_sessionmaker[AsyncSession], resource_id: UUID | str
+) -> list[OutboxEvent]:
+    """The outbox rows about one resource, in the order they were written (read as the owner
+    role: the application's role may only append)."""
+    async with sessions() as session:
+        statement = (
+            select(OutboxEvent)
+            .where(OutboxEvent.resource_id == str(resource_id))
+            .order_by(OutboxEvent.position)
+        )
+        return list((await session.execute(statement)).scalars())
 
 
 def unique_client_address() -> tuple[str, int]:

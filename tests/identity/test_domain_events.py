@@ -8,13 +8,12 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
-from sqlalchemy import select
 
 from mosaic.models import OutboxEvent, PlatformRole, ScopeRole, TenantMembership
-from tests.conftest import MemberFactory, TenantFactory, TenantWithKey
+from tests.conftest import MemberFactory, TenantFactory, TenantWithKey, outbox_events
 from tests.identity.conftest import (
     PASSWORD,
     AccountFactory,
@@ -29,17 +28,6 @@ from tests.identity.conftest import (
 INVITATIONS = "/api/v1/invitations"
 MEMBERS = "/api/v1/members"
 KEYS = "/api/v1/api-keys"
-
-
-async def _events(sessions: Sessions, resource_id: UUID | str) -> list[OutboxEvent]:
-    """The outbox rows about ``resource_id``, oldest first (read as the owner)."""
-    async with sessions() as session:
-        statement = (
-            select(OutboxEvent)
-            .where(OutboxEvent.resource_id == str(resource_id))
-            .order_by(OutboxEvent.position)
-        )
-        return list((await session.execute(statement)).scalars())
 
 
 def _types(events: list[OutboxEvent]) -> list[str]:
@@ -63,7 +51,7 @@ async def test_registration_records_the_user_and_the_membership_but_login_nothin
     signed_in = await login(client, address, PASSWORD)
     user_id = signed_in.json()["user"]["id"]
 
-    events = await _events(owner_sessions, user_id)
+    events = await outbox_events(owner_sessions, user_id)
 
     default = await default_tenant_id(owner_sessions)
     assert _types(events) == ["TenantMemberJoined", "UserRegistered"]
@@ -83,7 +71,7 @@ async def test_registering_a_taken_email_records_nothing(
 
     assert (await client.post("/api/v1/auth/register", json=body)).status_code == 202
 
-    assert await _events(owner_sessions, account.id) == []
+    assert await outbox_events(owner_sessions, account.id) == []
 
 
 async def test_a_role_change_is_recorded_in_the_tenant_and_a_refused_one_is_not(
@@ -104,7 +92,7 @@ async def test_a_role_change_is_recorded_in_the_tenant_and_a_refused_one_is_not(
 
     assert changed.status_code == 200, changed.text
     assert refused.status_code == 409, refused.text
-    [event] = await _events(owner_sessions, member.user_id)
+    [event] = await outbox_events(owner_sessions, member.user_id)
     assert (event.type, event.tenant_id, event.actor_id) == (
         "TenantMemberRoleChanged",
         tenant.id,
@@ -112,7 +100,7 @@ async def test_a_role_change_is_recorded_in_the_tenant_and_a_refused_one_is_not(
     )
     assert event.payload["previous_role"] == "viewer"
     assert event.payload["role"] == "editor"
-    assert await _events(owner_sessions, owner.user_id) == []
+    assert await outbox_events(owner_sessions, owner.user_id) == []
 
 
 async def test_a_removal_is_recorded(
@@ -127,7 +115,7 @@ async def test_a_removal_is_recorded(
     response = await client.delete(f"{MEMBERS}/{member.user_id}", headers=owner.headers)
 
     assert response.status_code == 204, response.text
-    [event] = await _events(owner_sessions, member.user_id)
+    [event] = await outbox_events(owner_sessions, member.user_id)
     assert (event.type, event.tenant_id) == ("TenantMemberRemoved", tenant.id)
     assert event.payload["role"] == "contributor"
     assert event.payload["left"] is False
@@ -157,13 +145,13 @@ async def test_invitations_created_accepted_and_revoked_are_recorded_without_the
 
     assert joined.status_code == 200, joined.text
     assert gone.status_code == 204, gone.text
-    spent = await _events(owner_sessions, accepted["id"])
+    spent = await outbox_events(owner_sessions, accepted["id"])
     assert _types(spent) == ["TenantInvitationCreated", "TenantInvitationAccepted"]
     assert spent[1].actor_id == str(invitee.user_id)
     assert spent[1].payload["user_id"] == str(invitee.user_id)
-    cancelled = await _events(owner_sessions, revoked["id"])
+    cancelled = await outbox_events(owner_sessions, revoked["id"])
     assert _types(cancelled) == ["TenantInvitationCreated", "TenantInvitationRevoked"]
-    membership = await _events(owner_sessions, invitee.user_id)
+    membership = await outbox_events(owner_sessions, invitee.user_id)
     assert [(e.type, e.payload["via"], e.payload["role"]) for e in membership] == [
         ("TenantMemberJoined", "invitation", "editor")
     ]
@@ -185,7 +173,7 @@ async def test_api_keys_created_and_revoked_are_recorded_with_their_scopes_only(
     assert created.status_code == 201, created.text
     assert revoked.status_code in (200, 204), revoked.text
     assert invalid.status_code == 422
-    events = await _events(owner_sessions, key["id"])
+    events = await outbox_events(owner_sessions, key["id"])
     assert _types(events) == ["ApiKeyCreated", "ApiKeyRevoked"]
     assert all(event.tenant_id == tenant.id for event in events)
     assert events[0].payload["scopes"] == ["tenant:read"]
@@ -204,7 +192,7 @@ async def test_a_profile_update_is_recorded_in_the_bound_tenant_without_values(
 
     assert response.status_code == 200, response.text
     assert refused.status_code == 422, refused.text
-    [event] = await _events(owner_sessions, signed_in.account.id)
+    [event] = await outbox_events(owner_sessions, signed_in.account.id)
     assert (event.type, event.tenant_id, event.actor_id) == (
         "UserUpdated",
         signed_in.account.tenant_id,
@@ -241,7 +229,7 @@ async def test_a_password_reset_is_recorded_once_in_each_tenant_of_the_user(
 
     assert first.status_code == 204, first.text
     assert again.status_code == 400, again.text
-    events = await _events(owner_sessions, account.id)
+    events = await outbox_events(owner_sessions, account.id)
     assert _types(events) == ["PasswordChanged", "PasswordChanged"]
     assert {event.tenant_id for event in events} == {account.tenant_id, elsewhere.id}
     assert all(event.actor_id == str(account.id) for event in events)
@@ -272,12 +260,12 @@ async def test_an_admins_create_and_update_are_recorded_as_theirs(
     assert created.status_code == 201, created.text
     assert taken.status_code == 409, taken.text
     assert updated.status_code == 200, updated.text
-    made = await _events(owner_sessions, created.json()["id"])
+    made = await outbox_events(owner_sessions, created.json()["id"])
     assert _types(made) == ["TenantMemberJoined", "UserRegistered"]
     assert made[0].payload["via"] == "admin"
     assert made[1].payload["by_admin"] is True
     assert all(event.actor_id == str(admin.account.id) for event in made)
-    [changed] = await _events(owner_sessions, signed_in.account.id)
+    [changed] = await outbox_events(owner_sessions, signed_in.account.id)
     assert (changed.type, changed.tenant_id) == ("UserUpdated", admin.account.tenant_id)
     assert changed.payload["changed"] == ["last_name", "role"]
     _no_personal_data([*made, changed], address, "Grace", "Hopper")

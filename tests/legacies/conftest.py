@@ -15,11 +15,10 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mosaic.models import LegacyMember, MembershipState, OutboxEvent, ScopeRole
-from tests.conftest import Member, MemberFactory, TenantFactory, TenantWithKey
+from mosaic.models import LegacyMember, MembershipState, ScopeRole
+from tests.conftest import Member, MemberFactory, TenantFactory, TenantWithKey, outbox_events
 
 LEGACIES = "/api/v1/legacies"
 ACCEPT = "/api/v1/legacy-invitations/accept"
@@ -124,20 +123,8 @@ def member_of(
     return make
 
 
-async def outbox(sessions: Sessions, *, resource_id: UUID) -> list[OutboxEvent]:
-    """The events written about one resource, oldest first (read as the owner role: the
-    application's role may only append)."""
-    async with sessions() as session:
-        statement = (
-            select(OutboxEvent)
-            .where(OutboxEvent.resource_id == str(resource_id))
-            .order_by(OutboxEvent.position)
-        )
-        return list((await session.execute(statement)).scalars())
-
-
 async def event_types(sessions: Sessions, *, resource_id: UUID) -> list[str]:
-    return [event.type for event in await outbox(sessions, resource_id=resource_id)]
+    return [event.type for event in await outbox_events(sessions, resource_id)]
 
 
 def mails_to(app: FastAPI, address: str) -> list[email.message.Message]:

@@ -22,7 +22,13 @@ from mosaic.core.database import DatabaseLocation
 from mosaic.core.settings import Settings
 from mosaic.legacies.invitation_service import hash_token
 from mosaic.models import LegacyInvitation, MembershipState, ScopeRole
-from tests.conftest import Member, MemberFactory, TenantFactory, unique_client_address
+from tests.conftest import (
+    Member,
+    MemberFactory,
+    TenantFactory,
+    outbox_events,
+    unique_client_address,
+)
 from tests.legacies.conftest import (
     ACCEPT,
     GrantFactory,
@@ -30,7 +36,6 @@ from tests.legacies.conftest import (
     Sessions,
     error_of,
     mails_to,
-    outbox,
 )
 from tests.mailers import BrokenMailer, CommitCheckingMailer
 
@@ -76,7 +81,7 @@ async def test_an_email_invitation_is_mailed_and_accepted_by_its_addressee(
     assert error_of(refused, 403)["code"] == "ACCESS_DENIED"
     assert accepted.status_code == 200, accepted.text
     assert (accepted.json()["state"], accepted.json()["role"]) == ("active", "editor")
-    invitation_events = await outbox(owner_sessions, resource_id=UUID(created["id"]))
+    invitation_events = await outbox_events(owner_sessions, UUID(created["id"]))
     assert [e.type for e in invitation_events] == [
         "LegacyInvitationCreated",
         "LegacyInvitationAccepted",
@@ -90,7 +95,7 @@ async def test_an_email_invitation_is_mailed_and_accepted_by_its_addressee(
     }
     # The token is shown once, never stored nor sent anywhere else.
     assert all(created["token"] not in str(e.payload) for e in invitation_events)
-    joined = (await outbox(owner_sessions, resource_id=legacy.id))[-1]
+    joined = (await outbox_events(owner_sessions, legacy.id))[-1]
     assert (joined.type, joined.payload["via"]) == ("MemberJoined", "invitation")
 
 

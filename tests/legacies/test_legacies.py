@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from mosaic.models import Legacy as LegacyRow
 from mosaic.models import LegacyMember, MembershipState, ScopeRole
-from tests.conftest import Member, TenantFactory, TenantWithKey
+from tests.conftest import Member, TenantFactory, TenantWithKey, outbox_events
 from tests.legacies.conftest import (
     LEGACIES,
     GrantFactory,
@@ -19,7 +19,6 @@ from tests.legacies.conftest import (
     Sessions,
     error_of,
     event_types,
-    outbox,
 )
 
 MemberMaker = Callable[..., Awaitable[Member]]
@@ -241,7 +240,7 @@ async def test_an_editor_updates_with_put_and_patch_and_the_slug_stays(
     assert patch.json()["biography"] is None
     assert patch.json()["birth_date"] == "1815-12-10"
     assert patch.json()["version"] == 3
-    events = await outbox(owner_sessions, resource_id=legacy.id)
+    events = await outbox_events(owner_sessions, legacy.id)
     updates = [event.payload for event in events if event.type == "LegacyUpdated"]
     assert [update["changed"] for update in updates] == [
         ["name", "birth_date", "biography"],
@@ -338,6 +337,6 @@ async def test_an_operators_key_creates_a_legacy_without_an_owner_member(
     assert members.json()["data"] == []
     joined = await client.post(f"{legacy_url}/join", headers=tenant.headers)
     assert error_of(joined, 403)["code"] == "NOT_A_USER"
-    events = await outbox(owner_sessions, resource_id=UUID(response.json()["id"]))
+    events = await outbox_events(owner_sessions, UUID(response.json()["id"]))
     assert [e.type for e in events] == ["LegacyCreated"]
     assert str(events[0].actor_id).startswith("api_key:")

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from mosaic.models import MembershipState, ScopeRole
-from tests.conftest import Member
-from tests.legacies.conftest import GrantFactory, Legacy, Sessions, error_of, outbox
+from tests.conftest import Member, outbox_events
+from tests.legacies.conftest import GrantFactory, Legacy, Sessions, error_of
 
 MemberMaker = Callable[..., Awaitable[Member]]
 
@@ -47,7 +47,7 @@ async def test_asking_to_join_leaves_a_pending_request_an_owner_approves(
     )
     events = [
         (event.type, event.payload)
-        for event in await outbox(owner_sessions, resource_id=legacy.id)
+        for event in await outbox_events(owner_sessions, legacy.id)
         if event.type.startswith("Member")
     ]
     assert events[-2:] == [
@@ -111,7 +111,7 @@ async def test_an_owner_rejects_a_request_by_removing_it(
 
     assert rejected.status_code == 204
     assert error_of(again, 404)["code"] == "LEGACY_MEMBER_NOT_FOUND"
-    last = (await outbox(owner_sessions, resource_id=legacy.id))[-1]
+    last = (await outbox_events(owner_sessions, legacy.id))[-1]
     assert (last.type, last.payload["was_pending"]) == ("MemberRemoved", True)
 
 
@@ -130,7 +130,7 @@ async def test_an_owner_changes_a_role(
     assert now_editor.status_code == 200
     changed = [
         e.payload
-        for e in await outbox(owner_sessions, resource_id=legacy.id)
+        for e in await outbox_events(owner_sessions, legacy.id)
         if e.type == "MemberRoleChanged"
     ]
     assert changed == [
@@ -182,7 +182,7 @@ async def test_a_member_leaves_and_a_requester_withdraws(
     assert [m["user_id"] for m in listed.json()["data"]] == [str(legacy.owner.user_id)]
     left_events = [
         e.payload["user_id"]
-        for e in await outbox(owner_sessions, resource_id=legacy.id)
+        for e in await outbox_events(owner_sessions, legacy.id)
         if e.type == "MemberLeft"
     ]
     assert left_events == [str(contributor.user_id), str(pending.user_id)]

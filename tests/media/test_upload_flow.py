@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mosaic.media.storage.local import LocalBlobStore
 from mosaic.media.storage.tokens import BlobGrant, BlobOperation
-from mosaic.models import Media, OutboxEvent
+from mosaic.models import Media
+from tests.conftest import outbox_events
 from tests.media.conftest import PDF_BYTES, Circle, Uploads, jpeg_bytes
 
 BLOBS = "/api/v1/media/blobs"
@@ -27,16 +28,6 @@ def _store(app: FastAPI) -> LocalBlobStore:
     store = app.state.blob_store
     assert isinstance(store, LocalBlobStore)
     return store
-
-
-async def _events(sessions: async_sessionmaker[AsyncSession], media_id: str) -> list[str]:
-    async with sessions() as session:
-        rows = await session.execute(
-            select(OutboxEvent.type)
-            .where(OutboxEvent.resource_id == media_id)
-            .order_by(OutboxEvent.position)
-        )
-        return list(rows.scalars())
 
 
 async def _row(sessions: async_sessionmaker[AsyncSession], media_id: str) -> Media | None:
@@ -101,7 +92,7 @@ async def test_presign_upload_register_list_read_download_delete(
     gone = await client.get(f"/api/v1/media/{media['id']}", headers=me.headers)
     assert gone.status_code == 404
     assert gone.json()["error"]["code"] == "MEDIA_NOT_FOUND"
-    assert await _events(owner_sessions, media["id"]) == [
+    assert [event.type for event in await outbox_events(owner_sessions, media["id"])] == [
         "MediaUploadStarted",
         "MediaUploaded",
         "MediaDeleted",

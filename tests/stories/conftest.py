@@ -10,11 +10,10 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mosaic.core.ids import new_id
-from mosaic.models import Legacy, LegacyMember, MembershipState, OutboxEvent, ScopeRole
+from mosaic.models import Legacy, LegacyMember, MembershipState, ScopeRole
 from tests.conftest import Member, MemberFactory, TenantFactory, TenantWithKey
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -149,14 +148,3 @@ def write_story(client: httpx.AsyncClient, community: Community) -> StoryWriter:
         return story
 
     return write
-
-
-async def outbox_events(sessions: Sessions, resource_id: UUID | str) -> list[OutboxEvent]:
-    """The outbox rows about one resource, in the order they were written."""
-    async with sessions() as session:
-        rows = await session.execute(
-            select(OutboxEvent)
-            .where(OutboxEvent.resource_id == str(resource_id))
-            .order_by(OutboxEvent.occurred_at, OutboxEvent.id)
-        )
-        return list(rows.scalars())

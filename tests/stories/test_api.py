@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from mosaic.models import Story, StoryRevision
-from tests.stories.conftest import Community, Sessions, StoryWriter, outbox_events
+from tests.conftest import outbox_events
+from tests.stories.conftest import Community, Sessions, StoryWriter
 
 
 async def test_a_member_writes_a_story_and_reads_it_back(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.stories.conftest import Community, Sessions, StoryWriter, outbox_events
+from tests.conftest import outbox_events
+from tests.stories.conftest import Community, Sessions, StoryWriter
 
 
 async def test_the_author_records_consent_and_updates_it(

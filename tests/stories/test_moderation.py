@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from mosaic.models import ScopeRole
-from tests.conftest import MemberFactory
-from tests.stories.conftest import Community, Sessions, StoryWriter, outbox_events
+from tests.conftest import MemberFactory, outbox_events
+from tests.stories.conftest import Community, Sessions, StoryWriter
 
 
 async def _flag(
