@@ -6,9 +6,9 @@ from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from mosaic.models import Story, StoryRevision
+from mosaic.models import Legacy, Story, StoryRevision
 from tests.conftest import outbox_events
 from tests.stories.conftest import Community, Sessions, StoryWriter
 
@@ -101,6 +101,44 @@ async def test_a_story_for_an_unknown_or_foreign_legacy_is_404(
         )
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "LEGACY_NOT_FOUND"
+
+
+async def test_a_deleted_legacys_stories_are_not_listed(
+    client: httpx.AsyncClient,
+    community: Community,
+    write_story: StoryWriter,
+    owner_sessions: Sessions,
+) -> None:
+    await write_story(visibility="public")
+    async with owner_sessions() as session, session.begin():
+        await session.execute(
+            update(Legacy).where(Legacy.id == community.legacy_id).values(deleted_at=func.now())
+        )
+
+    response = await client.get(
+        "/api/v1/stories",
+        params={"legacy_id": str(community.legacy_id)},
+        headers=community.headers("author"),
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "LEGACY_NOT_FOUND"
+
+
+async def test_a_legacy_without_stories_lists_an_empty_page(
+    client: httpx.AsyncClient, community: Community
+) -> None:
+    response = await client.get(
+        "/api/v1/stories",
+        params={"legacy_id": str(community.other_legacy_id)},
+        headers=community.headers("owner"),
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": [],
+        "pagination": {"limit": 20, "next_cursor": None, "has_more": False},
+    }
 
 
 async def test_the_author_replaces_a_story_and_each_write_is_a_revision(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -72,7 +72,12 @@ async def bind_tenant(session: AsyncSession, tenant_id: UUID) -> None:
     ``set_config(..., is_local => true)`` lasts until the transaction ends, so a pooled
     connection never carries one request's tenant into the next.
     """
-    await session.execute(select(func.set_config(TENANT_SETTING, str(tenant_id), True)))
+    await session.execute(_BIND_TENANT, {"tenant_id": str(tenant_id)})
+
+
+# Built once: every request runs it, and a statement built per call would rebuild its bound
+# parameters and SQLAlchemy cache key each time.
+_BIND_TENANT = select(func.set_config(TENANT_SETTING, bindparam("tenant_id"), True))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Float,
     Row,
     Select,
+    bindparam,
     delete,
     exists,
     func,
@@ -55,10 +56,13 @@ def _alive() -> ColumnElement[bool]:
 async def get_legacy(
     session: AsyncSession, legacy_id: UUID, *, for_update: bool = False
 ) -> Legacy | None:
-    statement = select(Legacy).where(Legacy.id == legacy_id, _alive())
-    if for_update:
-        statement = statement.with_for_update()
-    return (await session.execute(statement)).scalar_one_or_none()
+    statement = _LEGACY_FOR_UPDATE if for_update else _LEGACY
+    return (await session.execute(statement, {"legacy_id": legacy_id})).scalar_one_or_none()
+
+
+# The most frequent query of all (every story and media request finds its legacy): built once.
+_LEGACY = select(Legacy).where(Legacy.id == bindparam("legacy_id"), _alive())
+_LEGACY_FOR_UPDATE = _LEGACY.with_for_update()
 
 
 async def get_legacy_by_slug(session: AsyncSession, slug: str) -> Legacy | None:

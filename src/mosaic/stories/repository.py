@@ -8,12 +8,12 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.authz import ResourceKind, RowColumns, ScopeKind
-from mosaic.models import ConsentRecord, FlagState, Story, StoryFlag, StoryRevision
+from mosaic.models import ConsentRecord, FlagState, Legacy, Story, StoryFlag, StoryRevision
 
 STORY_ROWS = RowColumns(
     kind=ResourceKind.STORY,
@@ -55,7 +55,8 @@ async def list_stories(
     after: UUID | None,
     limit: int,
 ) -> Sequence[Story]:
-    """A legacy's stories passing ``visible``, newest first (ids are time-ordered UUIDv7)."""
+    """A legacy's stories passing ``visible``, newest first (ids are time-ordered UUIDv7);
+    none if the legacy does not exist or was deleted."""
     parameters = {"legacy_id": legacy_id, "page_limit": limit, "after": after}
     statement = _page_statement(visible, resumed=after is not None)
     return (await session.execute(statement, parameters)).scalars().all()
@@ -69,7 +70,14 @@ async def list_stories(
 def _page_statement(visible: ColumnElement[bool], *, resumed: bool) -> Select[Story]:
     statement = (
         select(Story)
-        .where(Story.legacy_id == bindparam("legacy_id"), Story.deleted_at.is_(None), visible)
+        .where(
+            Story.legacy_id == bindparam("legacy_id"),
+            Story.deleted_at.is_(None),
+            visible,
+            # Evaluated once per execution (it is not correlated): a deleted legacy's stories
+            # are never listed, whether or not they were deleted with it.
+            exists().where(Legacy.id == bindparam("legacy_id"), Legacy.deleted_at.is_(None)),
+        )
         .order_by(Story.id.desc())
         .limit(bindparam("page_limit"))
     )
