@@ -317,12 +317,23 @@ async def test_writes_store_their_provenance(
     )
 
     async with owner_sessions() as session:
-        story = await session.get(Story, UUID(response.json()["id"]))
+        story_id = UUID(response.json()["id"])
+        story = await session.get(Story, story_id)
+        first_revision = (
+            await session.execute(select(StoryRevision).where(StoryRevision.story_id == story_id))
+        ).scalar_one()
     assert story is not None
     assert story.actor_id == community.people["author"].user_id
     assert story.user_agent == "story-tests/1"
     assert story.source_ip is not None
     assert story.source_ip.startswith("127.")
+    # Revision 1 is the story as written, with the same provenance.
+    assert (first_revision.version, first_revision.title, first_revision.content) == (1, "T", "C")
+    assert (first_revision.actor_id, first_revision.user_agent, first_revision.source_ip) == (
+        story.actor_id,
+        story.user_agent,
+        story.source_ip,
+    )
 
 
 async def test_every_story_write_records_an_event(

@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from mosaic.authz import ResourceKind, RowColumns, ScopeKind
 from mosaic.models import ConsentRecord, FlagState, Legacy, Story, StoryFlag, StoryRevision
@@ -82,6 +83,53 @@ def _page_statement(visible: ColumnElement[bool], *, resumed: bool) -> Select[St
         .limit(bindparam("page_limit"))
     )
     return statement.where(Story.id < bindparam("after")) if resumed else statement
+
+
+async def insert_story(
+    session: AsyncSession, values: dict[str, Any], *, revision_id: UUID
+) -> Story:
+    """Insert a story (``values``: every column but the timestamps and ``deleted_at``) and
+    its revision 1, a copy of it, in one statement; the story as stored."""
+    story: Story = (
+        await session.execute(_NEW_STORY, {**values, "revision_id": revision_id})
+    ).scalar_one()
+    return story
+
+
+def _new_story_statement() -> ExecutableReturnsRows:
+    story = (
+        insert(Story)
+        .values({name: bindparam(name) for name in _WRITTEN_STORY_COLUMNS})
+        .returning(*Story.__table__.c)
+        .cte("new_story")
+    )
+    # The first revision is the story as written: copied from what the insert returned.
+    copied = [
+        "tenant_id", "version", "title", "content", "visibility", "tags",
+        "actor_id", "source_ip", "user_agent", "plugin_id",
+    ]  # fmt: skip
+    first_revision = (
+        insert(StoryRevision)
+        .from_select(
+            ["id", "story_id", *copied],
+            select(
+                bindparam("revision_id", type_=StoryRevision.__table__.c.id.type),
+                story.c.id,
+                *(story.c[name] for name in copied),
+            ),
+        )
+        .cte("first_revision")
+    )
+    return select(Story).from_statement(select(story).add_cte(first_revision))
+
+
+_WRITTEN_STORY_COLUMNS = [
+    column.name
+    for column in Story.__table__.c
+    if column.name not in {"created_at", "updated_at", "deleted_at"}
+]
+# One round trip instead of two, and no unit-of-work flush: every story written runs it.
+_NEW_STORY = _new_story_statement()
 
 
 async def compare_and_set(

@@ -147,22 +147,23 @@ async def create_story(
             story_visibility=Visibility(data.visibility.value),
         ),
     )
-    story = Story(
-        id=new_id(),
-        tenant_id=subject.tenant_id,
-        legacy_id=legacy.id,
-        author_id=subject.user_id,
-        title=data.title,
-        content=data.content,
-        visibility=data.visibility,
-        tags=distinct(data.tags),
-        version=1,
-        moderation_state=ModerationState.VISIBLE,
-        **provenance.columns(),
+    story = await repository.insert_story(
+        session,
+        {
+            "id": new_id(),
+            "tenant_id": subject.tenant_id,
+            "legacy_id": legacy.id,
+            "author_id": subject.user_id,
+            "title": data.title,
+            "content": data.content,
+            "visibility": data.visibility,
+            "tags": distinct(data.tags),
+            "version": 1,
+            "moderation_state": ModerationState.VISIBLE,
+            **provenance.columns(),
+        },
+        revision_id=new_id(),
     )
-    session.add(story)
-    # One flush writes the story and its first revision (in foreign-key order).
-    await _append_revision(session, story, provenance=provenance)
     await record(
         session,
         StoryCreated(
