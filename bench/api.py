@@ -14,7 +14,7 @@ from bench.cpu import process_seconds, server_seconds, tree_seconds
 from bench.machine import describe, load_average
 from bench.options import REPOSITORY_ROOT, RunOptions
 from bench.report import text_table
-from bench.server import RunningServer, free_port, mosaic_server, stop, wait_for_port
+from bench.server import BareApp, RunningServer, free_port, mosaic_server, stop, wait_for_port
 from bench.stats import Measurement
 from bench.wrk import LoadSpec, ensure_wrk, run_wrk, wrk_version
 from mosaic.core.embedded_postgres import DATABASE_NAME
@@ -102,24 +102,34 @@ def measure_targets(
     options: RunOptions,
     *,
     settle: Callable[[], None] | None = None,
+    bare: BareApp | None = None,
 ) -> tuple[list[Series], list[Measurement]]:
     """Warm up, then measure every target and its baseline, rounds interleaved.
 
     ``settle`` runs before every measured run: it waits until work one run left behind (events
-    still being delivered, say) is done, so that it is not billed to the next.
+    still being delivered, say) is done, so that it is not billed to the next. With ``bare``,
+    targets that name a ``bare_path`` are also measured against that app.
     """
     postmaster_pid = connection.postmaster.pid
+
+    def meters_postgres() -> float:
+        return tree_seconds(postmaster_pid)
+
     meters = {
         # Every process of the server: its HTTP workers and background process too.
         "server": lambda: server_seconds(server.pid, excluding=postmaster_pid),
-        "postgres": lambda: tree_seconds(postmaster_pid),
+        "postgres": meters_postgres,
+    }
+    bare_meters = {
+        "bare app": lambda: tree_seconds(bare.pid) if bare is not None else 0.0,
+        "postgres": meters_postgres,
     }
 
-    def http(target: Target, seconds: float) -> Measurement:
+    def load(url: str, target: Target, seconds: float) -> LoadSpec:
         if settle is not None:
             settle()
-        spec = LoadSpec(
-            url=server.base_url + target.path,
+        return LoadSpec(
+            url=url,
             connections=options.connections,
             threads=options.load_threads,
             duration_seconds=seconds,
@@ -127,7 +137,15 @@ def measure_targets(
             method=target.method,
             body=target.body,
         )
-        return run_wrk(wrk, spec, meters=meters)
+
+    def http(target: Target, seconds: float) -> Measurement:
+        return run_wrk(wrk, load(server.base_url + target.path, target, seconds), meters=meters)
+
+    def bare_http(target: Target, seconds: float) -> Measurement | None:
+        if bare is None or target.bare_path is None:
+            return None
+        spec = load(bare.base_url + target.bare_path, target, seconds)
+        return run_wrk(wrk, spec, meters=bare_meters)
 
     def raw(target: Target, seconds: float) -> Measurement:
         if settle is not None:
@@ -140,6 +158,7 @@ def measure_targets(
     for target in targets:
         http(target, options.warmup_seconds)
         raw(target, options.warmup_seconds)
+        bare_http(target, options.warmup_seconds)
 
     series = [Series(target) for target in targets]
     ceiling: list[Measurement] = []
@@ -158,6 +177,9 @@ def measure_targets(
                 _progress(number, options, entry.target.label, entry.http[-1])
                 entry.baseline.append(raw(entry.target, options.duration_seconds))
                 _progress(number, options, entry.target.baseline_label, entry.baseline[-1])
+                if (measured := bare_http(entry.target, options.duration_seconds)) is not None:
+                    entry.bare.append(measured)
+                    _progress(number, options, entry.target.bare_label or "bare", measured)
             ceiling.append(run_wrk(wrk, trivial, meters=trivial_meters))
             _progress(number, options, "wrk against a trivial server", ceiling[-1])
     return series, ceiling

@@ -27,23 +27,29 @@ class Target:
     workload: baseline.Workload
     method: str = "GET"
     body: str | None = None
+    # The same database work behind a bare FastAPI endpoint (bench.bare_app), if measured.
+    bare_path: str | None = None
+    bare_label: str | None = None
 
 
 @dataclass
 class Series:
-    """A target's rounds: the HTTP measurement and the baseline's, paired by round."""
+    """A target's rounds: the HTTP measurement, the baseline's and the bare app's (if any),
+    paired by round."""
 
     target: Target
     http: list[Measurement] = field(default_factory=list)
     baseline: list[Measurement] = field(default_factory=list)
+    bare: list[Measurement] = field(default_factory=list)
 
-    def rate_ratio(self) -> float:
-        """Median over rounds of HTTP req/s ÷ baseline ops/s, each pair from one round."""
-        pairs = zip(self.http, self.baseline, strict=True)
+    def rate_ratio(self, measured: Sequence[Measurement] | None = None) -> float:
+        """Median over rounds of req/s ÷ baseline ops/s, each pair from one round (the HTTP
+        target's unless ``measured`` says otherwise)."""
+        pairs = zip(self.http if measured is None else measured, self.baseline, strict=True)
         return statistics.median(h.per_second / b.per_second for h, b in pairs)
 
-    def p50_ratio(self) -> float:
-        pairs = zip(self.http, self.baseline, strict=True)
+    def p50_ratio(self, measured: Sequence[Measurement] | None = None) -> float:
+        pairs = zip(self.http if measured is None else measured, self.baseline, strict=True)
         return statistics.median(h.p50_ms / b.p50_ms for h, b in pairs)
 
 
@@ -114,6 +120,15 @@ def result_rows(results: Results) -> tuple[tuple[str, ...], list[list[str]]]:
         rows.append(
             _row(entry.target.baseline_label, median_measurement(entry.baseline), "1.00x", "1.00x")
         )
+        if entry.bare:
+            rows.append(
+                _row(
+                    entry.target.bare_label or f"bare FastAPI {entry.target.label}",
+                    median_measurement(entry.bare),
+                    f"{entry.rate_ratio(entry.bare):.2f}x",
+                    f"{entry.p50_ratio(entry.bare):.2f}x",
+                )
+            )
     rows.append(_row("wrk against a trivial server", median_measurement(results.ceiling), "", ""))
     return RESULT_HEADERS, rows
 

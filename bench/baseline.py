@@ -19,7 +19,8 @@ from bench.stats import Measurement, percentile
 
 # Subscripted only for the type checker: asyncpg's runtime classes are not generic.
 PooledConnection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
-Workload: TypeAlias = Callable[[PooledConnection], Awaitable[None]]
+# A workload may return what it read or wrote (the bare app answers with it).
+Workload: TypeAlias = Callable[[PooledConnection], Awaitable[object]]
 
 # The statements GET /api/v1/api-keys/{id} sends: authenticate through the security-definer
 # function, bind the tenant for row-level security, read the row (all mapped columns).

@@ -22,6 +22,7 @@ from bench.options import REPOSITORY_ROOT
 MOSAIC = Path(sys.executable).parent / "mosaic"
 STARTUP_TIMEOUT_SECONDS = 180.0
 TENANT_SLUG = "bench"
+BARE_APP_CONFIG_VARIABLE = "MOSAIC_BENCH_BARE_APP"
 
 
 @dataclass(frozen=True)
@@ -190,3 +191,27 @@ def mosaic_server(settings: Mapping[str, str] | None = None) -> Iterator[Running
                 )
             finally:
                 stop(process)
+
+
+@dataclass(frozen=True)
+class BareApp:
+    """``bench.bare_app`` running: its supervisor's pid and its URL."""
+
+    pid: int
+    base_url: str
+
+
+@contextmanager
+def bare_app(config: str, *, workers: int) -> Iterator[BareApp]:
+    """Serve ``bench.bare_app`` with ``workers`` uvicorn workers, configured by ``config``."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_app", "--port", str(port), "--workers", str(workers)],
+        env={**os.environ, BARE_APP_CONFIG_VARIABLE: config},
+        cwd=REPOSITORY_ROOT,
+    )
+    try:
+        wait_for_port(port, process, log=None)
+        yield BareApp(pid=process.pid, base_url=f"http://127.0.0.1:{port}")
+    finally:
+        stop(process, grace_seconds=10, stop_signal=signal.SIGTERM)

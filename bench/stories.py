@@ -5,11 +5,12 @@ SC-001: p95 under 200 ms at 500 requests/s is the floor)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from bench.api_results import Results, Target, result_rows
 from bench.machine import describe, load_average
 from bench.options import RunOptions
 from bench.report import markdown_table, text_table
-from bench.server import RunningServer, mosaic_server
+from bench.server import RunningServer, bare_app, mosaic_server
 from bench.stats import median_measurement
 from bench.wrk import ensure_wrk, wrk_version
 from mosaic.core.embedded_postgres import DATABASE_NAME
@@ -32,6 +33,7 @@ from mosaic.core.settings import DatabaseSettings
 NAME = "stories"
 STORIES_IN_LEGACY = 10_000
 PAGE_SIZE = 20
+BARE_PATH = "/stories"  # bench.bare_app's one path: GET lists, POST writes
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway benchmark account
 SUPERUSER = "postgres"
 # What the benchmark changes in the server's defaults, and why (the report repeats it):
@@ -96,7 +98,9 @@ def run(options: RunOptions) -> str:
                 path=f"/api/v1/stories?legacy_id={seeded.legacy_id}&limit={PAGE_SIZE}",
                 headers=seeded.bearer,
                 baseline_label="asyncpg: bind tenant, legacy, member, page (1 transaction)",
-                workload=_list_page(seeded),
+                workload=list_page(seeded),
+                bare_path=BARE_PATH,
+                bare_label="bare FastAPI endpoint running the asyncpg statements, page as JSON",
             ),
             Target(
                 label="POST /api/v1/stories",
@@ -110,7 +114,9 @@ def run(options: RunOptions) -> str:
                 method="POST",
                 body=body,
                 baseline_label="asyncpg: bind tenant, legacy, member, 3 inserts (1 transaction)",
-                workload=_create_story(seeded, statements),
+                workload=create_story(seeded, statements),
+                bare_path=BARE_PATH,
+                bare_label="bare FastAPI endpoint running the asyncpg statements",
             ),
         ]
         _check(server, targets)
@@ -125,15 +131,42 @@ def run(options: RunOptions) -> str:
             postgres_version=baseline.server_version(connection),
             load_generator=f"{wrk_version(wrk)}, {options.load_threads} threads",
         )
-        series, ceiling = measure_targets(
-            wrk, server, connection, targets, options, settle=lambda: _events_drained(server)
-        )
+        config = _bare_config(connection, seeded, statements)
+        with bare_app(config, workers=WORKERS) as bare:
+            series, ceiling = measure_targets(
+                wrk,
+                server,
+                connection,
+                targets,
+                options,
+                settle=lambda: _events_drained(server),
+                bare=bare,
+            )
         machine.append(("Load average as measuring ended", load_average()))
     results = Results(series=series, ceiling=ceiling, machine=machine, notes=[])
     print()
     print(text_table(*result_rows(results)))
     print()
     return _markdown(results, options, pool_size, stories)
+
+
+def _bare_config(
+    connection: baseline.BaselineTarget, seeded: Seeded, statements: CopyStatements
+) -> str:
+    """What ``bench.bare_app`` needs: where to connect, as whom, and what to run."""
+    return json.dumps(
+        {
+            "socket_dir": connection.postmaster.socket_dir,
+            "user": connection.user,
+            "database": connection.database,
+            "pool_size": connection.pool_size,
+            "legacy_id": str(seeded.legacy_id),
+            "tenant_id": str(seeded.tenant_id),
+            "user_id": str(seeded.user_id),
+            "template_story_id": str(seeded.template_story_id),
+            "statements": dataclasses.asdict(statements),
+        }
+    )
 
 
 def _seed(server: RunningServer, stories: int) -> Seeded:
@@ -195,8 +228,12 @@ async def _columns(connection: asyncpg.Connection[asyncpg.Record], table: str) -
     return [row["column_name"] for row in rows]
 
 
-def _list_page(seeded: Seeded) -> baseline.Workload:
-    async def run(connection: baseline.PooledConnection) -> None:
+def list_page(
+    seeded: Seeded,
+) -> Callable[[baseline.PooledConnection], Awaitable[list[asyncpg.Record]]]:
+    """Read the newest page (with one row more, as the app does): the rows."""
+
+    async def run(connection: baseline.PooledConnection) -> list[asyncpg.Record]:
         async with connection.transaction():
             await connection.fetchval(BIND_TENANT, str(seeded.tenant_id))
             if await connection.fetchrow(FIND_LEGACY, seeded.legacy_id) is None:
@@ -207,6 +244,7 @@ def _list_page(seeded: Seeded) -> baseline.Workload:
             )
             if len(page) != PAGE_SIZE + 1:
                 raise LookupError(f"a page of {len(page)} stories")
+        return page
 
     return run
 
@@ -222,11 +260,13 @@ class CopyStatements:
     event_payload: str
 
 
-def _create_story(seeded: Seeded, statements: CopyStatements) -> baseline.Workload:
+def create_story(
+    seeded: Seeded, statements: CopyStatements
+) -> Callable[[baseline.PooledConnection], Awaitable[UUID]]:
     """Insert a story, a revision and an outbox event, each copied from the template's rows
-    with new ids: the same rows and indexes the endpoint writes."""
+    with new ids: the same rows and indexes the endpoint writes. The new story's id."""
 
-    async def run(connection: baseline.PooledConnection) -> None:
+    async def run(connection: baseline.PooledConnection) -> UUID:
         story_id = UUID(str(uuid_utils.uuid7()))
         async with connection.transaction():
             await connection.fetchval(BIND_TENANT, str(seeded.tenant_id))
@@ -248,6 +288,7 @@ def _create_story(seeded: Seeded, statements: CopyStatements) -> baseline.Worklo
                 statements.event_actor,
                 statements.event_payload,
             )
+        return story_id
 
     return run
 
@@ -386,6 +427,12 @@ def _markdown(results: Results, options: RunOptions, pool_size: int, stories: in
                 f"applies), a pool of {pool_size}, {options.connections} concurrent tasks, "
                 "running each endpoint's statements without authentication (token "
                 "verification and the user's status check are Mosaic's extra work).",
+                f"- **Bare framework**: `bench.bare_app`, FastAPI on uvicorn with {WORKERS} "
+                f"worker{'s' if WORKERS > 1 else ''} as `mosaic serve` runs them, one endpoint "
+                "per target running the baseline's statements through an asyncpg pool and "
+                "answering with JSON (the page's rows, or the new id): no authentication, "
+                "policy, ORM, middleware or event handling. Between it and the baseline is "
+                "the HTTP framework's cost; between it and Mosaic, Mosaic's own work.",
             ]
         ),
         f"### Results (medians of {options.rounds} rounds)",
@@ -406,11 +453,18 @@ def _verdict(results: Results) -> str:
             h.per_second / b.per_second for h, b in zip(entry.http, entry.baseline, strict=True)
         )
         meets = http.per_second >= 500 and http.p95_ms < 200
+        bare = ""
+        if entry.bare:
+            floor = median_measurement(entry.bare)
+            bare = (
+                f"; the bare FastAPI endpoint did {floor.per_second:,.0f}/s at p95 "
+                f"{floor.p95_ms:.0f} ms, Mosaic {http.per_second / floor.per_second:.2f}x of it"
+            )
         lines.append(
             f"- `{entry.target.label}`: {rate} at p95 {http.p95_ms:.0f} ms — "
             + ("**meets** the floor" if meets else "**below** the floor")
             + f" ({http.per_second / 500:.2f}x the rate; raw asyncpg did "
             f"{raw.per_second:,.0f}/s at p95 {raw.p95_ms:.0f} ms, "
-            f"{ratio:.2f}x of it in Mosaic)."
+            f"{ratio:.2f}x of it in Mosaic{bare})."
         )
     return "\n".join(lines)
