@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import psutil  # type: ignore[import-untyped]  # pgserver's dependency; it ships no types
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.engine import URL
 
@@ -345,8 +346,15 @@ def _wait_for(condition: Callable[[], bool], *, timeout: float, log: Callable[[]
         time.sleep(0.2)
 
 
-async def _answering_pids(multi: MultiProcessServer, *, connections: int) -> set[int]:
-    """Open connections one by one until two workers have answered; the pids that answered."""
+async def _answering_pids(
+    multi: MultiProcessServer,
+    *,
+    connections: int,
+    path: str = "/health/ready",
+    expected_status: int = 200,
+) -> tuple[set[int], int]:
+    """Open connections one by one, each asking for ``path``, until two workers have
+    answered: the pids that answered, and how many requests it took."""
     workers = multi.http_workers()
     opened: list[asyncio.StreamWriter] = []
     answered: set[int] = set()
@@ -354,10 +362,10 @@ async def _answering_pids(multi: MultiProcessServer, *, connections: int) -> set
         for _ in range(connections):
             reader, writer = await asyncio.open_connection("127.0.0.1", multi.server.port)
             opened.append(writer)
-            writer.write(b"GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             await writer.drain()
             status, body = await asyncio.wait_for(_read_response(reader), timeout=10)
-            assert status == 200, body
+            assert status == expected_status, body
             # The connection is still open (keep-alive): the worker holding its other end
             # is the one that answered.
             client_port = writer.get_extra_info("sockname")[1]
@@ -372,7 +380,7 @@ async def _answering_pids(multi: MultiProcessServer, *, connections: int) -> set
     finally:
         for writer in opened:
             writer.close()
-    return answered
+    return answered, len(opened)
 
 
 def test_two_http_workers_answer_beside_one_background_process(
@@ -388,7 +396,8 @@ def test_two_http_workers_answer_beside_one_background_process(
     )
     worker_pids = {worker.pid for worker in two_workers.http_workers()}
     assert two_workers.server.process.pid not in worker_pids
-    assert len(asyncio.run(_answering_pids(two_workers, connections=50))) == 2
+    answered, _ = asyncio.run(_answering_pids(two_workers, connections=50))
+    assert len(answered) == 2
     two_workers.server.wait_for_log('"http_workers": 2', timeout=1)
 
 
@@ -424,6 +433,41 @@ def test_an_event_written_through_the_api_is_handled_by_the_background_process(
         timeout=20,
         log=two_workers.server.log,
     )
+
+
+def _metric(exposition: str, name: str, **labels: str) -> float:
+    """The sum of the samples called ``name`` with ``labels`` in a Prometheus exposition."""
+    return sum(
+        float(sample.value)
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_a_scrape_adds_up_the_metrics_of_every_process(two_workers: MultiProcessServer) -> None:
+    # Runs after an event was handled (the test above): the background process counted it.
+    base_url = two_workers.server.base_url
+    path = "/no-route-knows-this"
+    exposition = httpx.get(f"{base_url}/metrics").text
+    before = _metric(exposition, "mosaic_http_requests_total")
+    unmatched_before = _metric(exposition, "mosaic_http_requests_total", route="<unmatched>")
+
+    answered, requests = asyncio.run(
+        _answering_pids(two_workers, connections=50, path=path, expected_status=404)
+    )
+
+    assert len(answered) == 2  # both workers served some of them
+    for _ in range(3):  # whichever worker answers the scrape, it counts every process
+        exposition = httpx.get(f"{base_url}/metrics").text
+        assert _metric(exposition, "mosaic_http_requests_total") - before == requests
+        unmatched = _metric(exposition, "mosaic_http_requests_total", route="<unmatched>")
+        assert unmatched - unmatched_before == requests
+        assert (
+            _metric(exposition, "mosaic_events_handled_total", consumer="audit", outcome="handled")
+            >= 1
+        )
+        assert _metric(exposition, "mosaic_db_pool_size") > 0
 
 
 def test_a_killed_http_worker_and_a_killed_background_process_are_replaced(

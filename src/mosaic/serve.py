@@ -17,18 +17,22 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager, suppress
 from multiprocessing.context import SpawnProcess
+from pathlib import Path
 from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from mosaic.app import create_app
 from mosaic.core.database import DatabaseLocation
 from mosaic.core.logging import configure_logging
+from mosaic.core.metrics import MULTIPROCESS_DIRECTORY_VARIABLE, multiprocess_directory
 from mosaic.core.settings import ConfigurationError, DatabaseSettings, Settings, get_settings
 from mosaic.event_consumers import consumers
 from mosaic.events.runtime import EventRuntime
@@ -58,7 +62,11 @@ def serve_in_processes(
     """
     import uvicorn
 
-    with _embedded_url_exported(settings.database, location), _background_process(settings):
+    with (
+        _embedded_url_exported(settings.database, location),
+        _shared_metrics_directory(),
+        _background_process(settings),
+    ):
         # uvicorn's supervisor takes SIGINT/SIGTERM over while it runs: it asks each worker to
         # stop (in-flight requests finish) and returns once they have, without re-raising the
         # signal. The blocks above then stop the background process; the caller, PostgreSQL.
@@ -134,7 +142,12 @@ async def _run_background(
 ) -> None:
     async with AsyncExitStack() as running:
         if settings.events.run_worker:
-            events = EventRuntime(settings, location, consumers=consumers(settings))
+            # Its metrics go to the directory the parent shares (a scrape of any HTTP worker
+            # adds them up), through a registry of their own.
+            registry = CollectorRegistry() if multiprocess_directory() else None
+            events = EventRuntime(
+                settings, location, consumers=consumers(settings), registry=registry
+            )
             # Pushed first: a start that fails half-way still releases what it took.
             running.push_async_callback(events.stop)
             await events.start()
@@ -222,6 +235,27 @@ def _background_process(settings: Settings) -> Iterator[None]:
         yield
     finally:
         background.stop()
+
+
+@contextmanager
+def _shared_metrics_directory() -> Iterator[None]:
+    """Every child writes its metrics to one directory, so that a scrape sees them all.
+
+    An operator's ``PROMETHEUS_MULTIPROC_DIR`` is used, emptied first (files a previous run
+    left would be added to this one's); otherwise a temporary directory, gone afterwards.
+    """
+    configured = multiprocess_directory()
+    if configured is not None:
+        for stale in Path(configured).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="mosaic-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = directory
+        try:
+            yield
+        finally:
+            os.environ.pop(MULTIPROCESS_DIRECTORY_VARIABLE, None)
 
 
 @contextmanager

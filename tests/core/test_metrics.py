@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -13,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mosaic.app import create_app
 from mosaic.core.database import DatabaseLocation
-from mosaic.core.metrics import UNMATCHED_ROUTE
+from mosaic.core.metrics import UNMATCHED_ROUTE, _forget_dead_processes
 from mosaic.core.settings import Settings
 from tests.conftest import TenantFactory
 
@@ -178,3 +182,17 @@ async def test_each_app_has_its_own_registry(
     assert _value(second_samples, "mosaic_http_requests_total", **labels) == 0
     # Without a database (before start-up) the pool gauges are simply absent.
     assert ("mosaic_db_pool_size", frozenset()) not in first_samples
+
+
+def test_the_live_gauges_of_dead_processes_are_forgotten(tmp_path: Path) -> None:
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # gone, and reaped
+    dead = tmp_path / f"gauge_livesum_{finished.pid}.db"
+    alive = tmp_path / f"gauge_livesum_{os.getpid()}.db"
+    counter = tmp_path / "counter_12345.db"  # counts of dead processes stay in the sums
+    for file in (dead, alive, counter):
+        file.write_bytes(b"")
+
+    _forget_dead_processes(str(tmp_path))
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([alive.name, counter.name])

@@ -8,10 +8,16 @@ one ``OTHER`` label for unknown methods.
 The ``/metrics`` scrape itself is not recorded: Prometheus already measures every scrape
 (``scrape_duration_seconds``, ``up``), and counting it would add a series that only says how
 often the scraper runs. Health probes are recorded: their latency is the database's.
+
+With several processes (``mosaic serve`` with ``MOSAIC_WEB_CONCURRENCY`` above 1 sets
+``PROMETHEUS_MULTIPROC_DIR``), every process writes its metrics to files there and a scrape,
+whichever HTTP worker answers it, adds up all of them: the workers' requests and pools, and
+the background process's consumers. A dead process's counts stay in the sums; its gauges go.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import iter_route_contexts
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
@@ -28,10 +34,20 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 METRICS_PATH = "/metrics"
+# prometheus_client's own variable: it reads it when first imported, so a process must have it
+# in its environment from the start (``mosaic serve`` sets it before spawning its children).
+MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# A live gauge's file in that directory: ``gauge_livesum_<pid>.db``.
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
 UNMATCHED_ROUTE = "<unmatched>"
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 router = APIRouter()
+
+
+def multiprocess_directory() -> str | None:
+    """Where this process shares its metrics with the others, if it runs beside them."""
+    return os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE) or None
 
 
 @dataclass(frozen=True)
@@ -41,10 +57,12 @@ class HttpMetrics:
     registry: CollectorRegistry
     requests: Counter
     duration: Histogram
+    # Set only beside other processes: the pool's state, written after every request.
+    pool_gauges: PoolGauges | None = None
 
     @classmethod
     def create(cls, pool: Callable[[], Pool | None]) -> HttpMetrics:
-        """A fresh registry with the request metrics and a collector for ``pool()``."""
+        """A fresh registry with the request metrics and the state of ``pool()``."""
         registry = CollectorRegistry(auto_describe=True)
         labels = ("method", "route", "status")
         requests = Counter(
@@ -59,8 +77,73 @@ class HttpMetrics:
             labels,
             registry=registry,
         )
-        registry.register(DatabasePoolCollector(pool))
-        return cls(registry=registry, requests=requests, duration=duration)
+        if multiprocess_directory() is None:
+            registry.register(DatabasePoolCollector(pool))
+            return cls(registry=registry, requests=requests, duration=duration)
+        # A collector reads this process's pool only: beside other processes each writes its
+        # pool's state to gauges that the scrape adds up.
+        pool_gauges = PoolGauges.create(pool, registry)
+        return cls(registry=registry, requests=requests, duration=duration, pool_gauges=pool_gauges)
+
+    def exposition(self) -> bytes:
+        """The metrics in the Prometheus text format: this process's, or every process's."""
+        directory = multiprocess_directory()
+        if directory is None:
+            return generate_latest(self.registry)
+        if self.pool_gauges is not None:
+            self.pool_gauges.record()
+        _forget_dead_processes(directory)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+# With several HTTP workers, each is the sum over their pools.
+_POOL_GAUGES = {
+    "size": ("mosaic_db_pool_size", "Connections the pool keeps open at most."),
+    "checked_out": ("mosaic_db_pool_checked_out", "Connections currently lent to requests."),
+    "checked_in": ("mosaic_db_pool_checked_in", "Open connections idle in the pool."),
+    "overflow": (
+        "mosaic_db_pool_overflow",
+        "Connections open beyond the pool size (bounded by max_overflow).",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PoolGauges:
+    """The pool's state as gauges summed over the live processes (several-process mode)."""
+
+    pool: Callable[[], Pool | None]
+    gauges: dict[str, Gauge]
+
+    @classmethod
+    def create(cls, pool: Callable[[], Pool | None], registry: CollectorRegistry) -> PoolGauges:
+        gauges = {
+            key: Gauge(name, help_text, registry=registry, multiprocess_mode="livesum")
+            for key, (name, help_text) in _POOL_GAUGES.items()
+        }
+        return cls(pool=pool, gauges=gauges)
+
+    def record(self) -> None:
+        for key, value in _pool_state(self.pool()).items():
+            self.gauges[key].set(value)
+
+
+def _forget_dead_processes(directory: str) -> None:
+    """Drop the live gauges of processes that died (a replaced worker, say)."""
+    pids = {
+        int(match.group(1))
+        for name in os.listdir(directory)
+        if (match := _LIVE_GAUGE_FILE.fullmatch(name))
+    }
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass  # alive, under another user
 
 
 class DatabasePoolCollector(Collector):
@@ -70,27 +153,24 @@ class DatabasePoolCollector(Collector):
         self._pool = pool
 
     def collect(self) -> Iterable[Metric]:
-        pool = self._pool()
-        if not isinstance(pool, QueuePool):
-            return  # before start-up (no engine yet), or a pool without these counters
-        yield GaugeMetricFamily(
-            "mosaic_db_pool_size", "Connections the pool keeps open at most.", pool.size()
-        )
-        yield GaugeMetricFamily(
-            "mosaic_db_pool_checked_out",
-            "Connections currently lent to requests.",
-            pool.checkedout(),
-        )
-        yield GaugeMetricFamily(
-            "mosaic_db_pool_checked_in", "Open connections idle in the pool.", pool.checkedin()
-        )
+        for key, value in _pool_state(self._pool()).items():
+            name, help_text = _POOL_GAUGES[key]
+            yield GaugeMetricFamily(name, help_text, value)
+
+
+def _pool_state(pool: Pool | None) -> dict[str, int]:
+    """The pool's gauges by key of ``_POOL_GAUGES``; none before start-up (no engine yet) or
+    for a pool without these counters."""
+    if not isinstance(pool, QueuePool):
+        return {}
+    return {
+        "size": pool.size(),
+        "checked_out": pool.checkedout(),
+        "checked_in": pool.checkedin(),
         # QueuePool counts overflow from -pool_size (a pool still filling up is "negative
         # overflow"); only the connections beyond pool_size are overflow to an operator.
-        yield GaugeMetricFamily(
-            "mosaic_db_pool_overflow",
-            "Connections open beyond the pool size (bounded by max_overflow).",
-            max(pool.overflow(), 0),
-        )
+        "overflow": max(pool.overflow(), 0),
+    }
 
 
 class MetricsMiddleware:
@@ -123,6 +203,8 @@ class MetricsMiddleware:
             labels = (_method(scope["method"]), self.routes.of(scope), str(status_code))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.duration.labels(*labels).observe(time.perf_counter() - started)
+            if self.metrics.pool_gauges is not None:
+                self.metrics.pool_gauges.record()
 
 
 class _RouteTemplates:
@@ -173,7 +255,7 @@ def _method(method: str) -> str:
 
 @router.get(METRICS_PATH, include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Expose the app's metrics in the Prometheus text format."""
+    """Expose the metrics in the Prometheus text format (every process's, beside others)."""
     http_metrics: HttpMetrics = request.app.state.metrics
     # The classic 0.0.4 text format: what generate_latest writes, and every Prometheus reads.
-    return Response(generate_latest(http_metrics.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+    return Response(http_metrics.exposition(), media_type=CONTENT_TYPE_PLAIN_0_0_4)

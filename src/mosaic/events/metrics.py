@@ -27,12 +27,15 @@ class EventMetrics:
                 "Deliveries waiting in a consumer's queue (its lag in messages).",
                 ("consumer",),
                 registry=registry,
+                # Beside other processes: the queue's lag as the processes measuring it saw it.
+                multiprocess_mode="livemax",
             ),
             oldest_age=Gauge(
                 "mosaic_events_oldest_age_seconds",
                 "Age of the oldest delivery waiting in a consumer's queue (its lag in time).",
                 ("consumer",),
                 registry=registry,
+                multiprocess_mode="livemax",
             ),
             handled=Counter(
                 "mosaic_events_handled",
