@@ -448,25 +448,31 @@ def _metric(exposition: str, name: str, **labels: str) -> float:
 def test_a_scrape_adds_up_the_metrics_of_every_process(two_workers: MultiProcessServer) -> None:
     # Runs after an event was handled (the test above): the background process counted it.
     base_url = two_workers.server.base_url
-    path = "/no-route-knows-this"
-    exposition = httpx.get(f"{base_url}/metrics").text
-    before = _metric(exposition, "mosaic_http_requests_total")
-    unmatched_before = _metric(exposition, "mosaic_http_requests_total", route="<unmatched>")
 
+    def unmatched_requests() -> float:
+        exposition = httpx.get(f"{base_url}/metrics").text
+        return _metric(exposition, "mosaic_http_requests_total", route="<unmatched>")
+
+    before = unmatched_requests()
     answered, requests = asyncio.run(
-        _answering_pids(two_workers, connections=50, path=path, expected_status=404)
+        _answering_pids(
+            two_workers, connections=50, path="/no-route-knows-this", expected_status=404
+        )
     )
-
     assert len(answered) == 2  # both workers served some of them
+
+    # A worker counts a request just after answering it: the last count may land a moment late.
+    _wait_for(
+        lambda: unmatched_requests() - before == requests, timeout=10, log=two_workers.server.log
+    )
     for _ in range(3):  # whichever worker answers the scrape, it counts every process
         exposition = httpx.get(f"{base_url}/metrics").text
-        assert _metric(exposition, "mosaic_http_requests_total") - before == requests
         unmatched = _metric(exposition, "mosaic_http_requests_total", route="<unmatched>")
-        assert unmatched - unmatched_before == requests
-        assert (
-            _metric(exposition, "mosaic_events_handled_total", consumer="audit", outcome="handled")
-            >= 1
+        assert unmatched - before == requests
+        handled = _metric(
+            exposition, "mosaic_events_handled_total", consumer="audit", outcome="handled"
         )
+        assert handled >= 1
         assert _metric(exposition, "mosaic_db_pool_size") > 0
 
 
