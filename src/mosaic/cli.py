@@ -608,6 +608,7 @@ def dead_letters_replay(dead_letter_id: Annotated[int, typer.Argument(help="Its 
     """Re-deliver a dead letter to its consumer (a fresh set of attempts) and drop it."""
     from mosaic.events import dead_letters
     from mosaic.events.bus_factory import create_bus
+    from mosaic.identity.audit import AuditAction, record
 
     async def replay(settings: Settings, location: DatabaseLocation) -> str:
         bus = create_bus(settings, location)
@@ -619,6 +620,8 @@ def dead_letters_replay(dead_letter_id: Annotated[int, typer.Argument(help="Its 
             try:
                 async with create_sessionmaker(engine)() as session, session.begin():
                     found = await dead_letters.replay(session, bus, dead_letter_id)
+                    replayed = AuditAction.DEAD_LETTER_REPLAYED
+                    await record(session, dead_letters.audit_record(replayed, found, actor="cli"))
                     return found.consumer
             finally:
                 await engine.dispose()
@@ -635,9 +638,12 @@ def dead_letters_replay(dead_letter_id: Annotated[int, typer.Argument(help="Its 
 def dead_letters_discard(dead_letter_id: Annotated[int, typer.Argument(help="Its id")]) -> None:
     """Delete a dead letter for good."""
     from mosaic.events import dead_letters
+    from mosaic.identity.audit import AuditAction, record
 
     async def discard(session: AsyncSession) -> None:
-        await dead_letters.discard(session, dead_letter_id)
+        found = await dead_letters.discard(session, dead_letter_id)
+        discarded = AuditAction.DEAD_LETTER_DISCARDED
+        await record(session, dead_letters.audit_record(discarded, found, actor="cli"))
 
     _run_as_owner(discard)
     typer.echo(f"Dead letter {dead_letter_id} discarded.")

@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 from mosaic.core.ids import new_id
 from mosaic.events.bus import Envelope
 from mosaic.identity.schemas import KNOWN_SCOPES
-from mosaic.models import EventAuditEntry, EventDeadLetter, EventDelivery, PlatformRole, ScopeRole
+from mosaic.models import (
+    AuditEvent,
+    EventAuditEntry,
+    EventDeadLetter,
+    EventDelivery,
+    PlatformRole,
+    ScopeRole,
+)
 from tests.conftest import MemberFactory, TenantFactory
 from tests.events.conftest import Sessions, consumer_name
 
@@ -98,6 +105,19 @@ async def test_an_administrator_lists_reads_replays_and_discards_dead_letters(
             .where(EventDeadLetter.consumer == consumer)
         )
     assert (waiting, left) == (1, 0)
+    async with owner_sessions() as session:
+        audited = (
+            await session.execute(
+                select(AuditEvent.action, AuditEvent.actor_user_id, AuditEvent.details)
+                .where(AuditEvent.subject.in_([f"dead_letter:{first}", f"dead_letter:{second}"]))
+                .order_by(AuditEvent.subject)
+            )
+        ).all()
+    assert [(action, actor) for action, actor, _ in audited] == [
+        ("dead_letter_replayed", admin.user_id),
+        ("dead_letter_discarded", admin.user_id),
+    ]
+    assert {details["consumer"] for _, _, details in audited} == {consumer}
     gone = await client.get(f"{DEAD_LETTERS}/{second}", headers=admin.headers)
     assert gone.status_code == 404
     assert gone.json()["error"]["code"] == "DEAD_LETTER_NOT_FOUND"

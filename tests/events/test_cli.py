@@ -6,9 +6,10 @@ import json
 import subprocess
 
 import pytest
+from sqlalchemy import select
 
 from mosaic.core.database import DatabaseLocation
-from mosaic.models import EventDeadLetter
+from mosaic.models import AuditEvent, EventDeadLetter
 from tests.events.conftest import Sessions, consumer_name
 from tests.processes import mosaic_env, run_mosaic
 
@@ -54,6 +55,15 @@ async def test_dead_letters_are_listed_shown_and_discarded_from_the_command_line
     assert gone.returncode == 1
     assert "DEAD_LETTER_NOT_FOUND" in gone.stderr
     assert "Traceback" not in not_replayable.stderr + gone.stderr
+    async with owner_sessions() as session:
+        audited = (
+            await session.execute(
+                select(AuditEvent.action, AuditEvent.actor).where(
+                    AuditEvent.subject == f"dead_letter:{letter_id}"
+                )
+            )
+        ).all()
+    assert audited == [("dead_letter_discarded", "cli")]
 
 
 @pytest.mark.timeout(600)

@@ -19,6 +19,7 @@ from mosaic.events import admin_service
 from mosaic.events.dead_letters import DeadLetterNotFound, DeadLetterNotReplayable
 from mosaic.events.runtime import EventRuntime
 from mosaic.events.schemas import DeadLetterRead, DeadLetterSummary, EventAuditEntryRead
+from mosaic.identity.audit import Origin
 from mosaic.identity.dependencies import TenantSession
 from mosaic.identity.errors import InvalidCredentials
 
@@ -79,7 +80,11 @@ async def replay_dead_letter(
 ) -> DeadLetterSummary:
     runtime: EventRuntime = request.app.state.events
     replayed = await admin_service.replay_dead_letter(
-        session, subject=subject, bus=await runtime.bus(), dead_letter_id=dead_letter_id
+        session,
+        subject=subject,
+        bus=await runtime.bus(),
+        dead_letter_id=dead_letter_id,
+        origin=Origin.of(request),
     )
     return DeadLetterSummary.model_validate(replayed)
 
@@ -91,9 +96,11 @@ async def replay_dead_letter(
     responses=error_responses(DeadLetterNotFound),
 )
 async def discard_dead_letter(
-    dead_letter_id: int, session: TenantSession, subject: CurrentSubject
+    dead_letter_id: int, request: Request, session: TenantSession, subject: CurrentSubject
 ) -> Response:
-    await admin_service.discard_dead_letter(session, subject=subject, dead_letter_id=dead_letter_id)
+    await admin_service.discard_dead_letter(
+        session, subject=subject, dead_letter_id=dead_letter_id, origin=Origin.of(request)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -2,19 +2,22 @@
 
 The worker writes them (as the owner); operators read and act on them through the CLI (owner)
 or the admin API (application role: read and delete only). Replaying re-delivers the envelope
-to its consumer alone, with a fresh attempt count, and removes the dead letter.
+to its consumer alone, with a fresh attempt count, and removes the dead letter. Either way the
+audit log says who did it (:func:`audit_record`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.errors import MosaicError
 from mosaic.events.bus import Bus, Delivery, Envelope, MalformedMessage
+from mosaic.identity.audit import AuditAction, AuditRecord, Origin
 from mosaic.models import EventDeadLetter
 
 
@@ -65,13 +68,12 @@ async def get(session: AsyncSession, dead_letter_id: int) -> EventDeadLetter:
     return found
 
 
-async def discard(session: AsyncSession, dead_letter_id: int) -> None:
-    """Forget a dead letter for good."""
-    result = await session.execute(
-        delete(EventDeadLetter).where(EventDeadLetter.id == dead_letter_id)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        raise DeadLetterNotFound()
+async def discard(session: AsyncSession, dead_letter_id: int) -> EventDeadLetter:
+    """Forget a dead letter for good; what it was."""
+    dead_letter = await get(session, dead_letter_id)
+    await session.delete(dead_letter)
+    await session.flush()
+    return dead_letter
 
 
 async def replay(session: AsyncSession, bus: Bus, dead_letter_id: int) -> EventDeadLetter:
@@ -95,3 +97,27 @@ def _body(delivery: Delivery) -> str:
     if delivery.raw:
         return delivery.raw.decode(errors="replace")
     return delivery.envelope.to_json().decode() if delivery.envelope else ""
+
+
+def audit_record(
+    action: AuditAction,
+    dead_letter: EventDeadLetter,
+    *,
+    actor: str,
+    actor_user_id: UUID | None = None,
+    origin: Origin | None = None,
+) -> AuditRecord:
+    """The audit log's line for replaying or discarding ``dead_letter`` (an installation-wide
+    act: no tenant)."""
+    return AuditRecord(
+        action=action,
+        actor_user_id=actor_user_id,
+        actor=actor,
+        subject=f"dead_letter:{dead_letter.id}",
+        origin=origin or Origin(),
+        details={
+            "consumer": dead_letter.consumer,
+            "event_id": dead_letter.event_id,
+            "event_type": dead_letter.event_type,
+        },
+    )

@@ -46,6 +46,8 @@ class AuditAction(StrEnum):
     PASSWORD_RESET_REQUESTED = "password_reset_requested"  # noqa: S105 - an event name
     PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name
     SIGNING_KEY_ROTATED = "signing_key_rotated"
+    DEAD_LETTER_REPLAYED = "dead_letter_replayed"
+    DEAD_LETTER_DISCARDED = "dead_letter_discarded"
 
 
 @dataclass(frozen=True)
