@@ -13,7 +13,18 @@ from collections.abc import AsyncIterator, Sequence
 from uuid import UUID
 
 import pytest
-from sqlalchemy import Column, MetaData, Select, String, Table, Uuid, insert, select, text
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Uuid,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mosaic.authz import (
@@ -73,10 +84,12 @@ class ProbeLegacyRoles:
 
     kind = ScopeKind.LEGACY
 
-    def held(self, *, subject: Subject, scope: ScopeRef) -> HeldRoles:
+    def may_hold(self, *, subject: Subject, scope: ScopeRef) -> bool:
+        return True
+
+    def held(self, *, user_id: ColumnElement[UUID], scope_id: ColumnElement[UUID]) -> HeldRoles:
         return select(legacy_grants.c.role, legacy_grants.c.state).where(
-            legacy_grants.c.legacy_id == scope.id,
-            legacy_grants.c.user_id == subject.user_id,
+            legacy_grants.c.legacy_id == scope_id, legacy_grants.c.user_id == user_id
         )
 
     def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:

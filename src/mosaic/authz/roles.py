@@ -14,8 +14,10 @@ from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     SQLColumnExpression,
+    bindparam,
     false,
     literal,
     or_,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from mosaic.authz.resources import ScopeKind, ScopeRef
 from mosaic.authz.subject import Subject
@@ -84,9 +87,14 @@ class RoleSource(Protocol):
 
     kind: ScopeKind
 
-    def held(self, *, subject: Subject, scope: ScopeRef) -> HeldRoles | None:
-        """SQL: the subject's (role, state) rows at ``scope``, whatever the state; None when
-        the subject cannot hold a role there at all."""
+    def may_hold(self, *, subject: Subject, scope: ScopeRef) -> bool:
+        """Whether the subject (a user) can hold a role at ``scope`` at all: when it cannot,
+        nothing is asked of the database."""
+        ...
+
+    def held(self, *, user_id: ColumnElement[UUID], scope_id: ColumnElement[UUID]) -> HeldRoles:
+        """SQL: the (role, state) rows ``user_id`` holds at the scope ``scope_id``, whatever
+        the state. Both are bound parameters: the statement is built once per chain shape."""
         ...
 
     def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
@@ -99,11 +107,12 @@ class TenantRoleSource:
 
     kind = ScopeKind.TENANT
 
-    def held(self, *, subject: Subject, scope: ScopeRef) -> HeldRoles | None:
-        if subject.user_id is None or scope.id != subject.tenant_id:
-            return None
+    def may_hold(self, *, subject: Subject, scope: ScopeRef) -> bool:
+        return scope.id == subject.tenant_id
+
+    def held(self, *, user_id: ColumnElement[UUID], scope_id: ColumnElement[UUID]) -> HeldRoles:
         return select(TenantMembership.role, TenantMembership.state).where(
-            TenantMembership.tenant_id == scope.id, TenantMembership.user_id == subject.user_id
+            TenantMembership.tenant_id == scope_id, TenantMembership.user_id == user_id
         )
 
     def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
@@ -122,15 +131,21 @@ class RoleResolver:
         self._sources = {source.kind: source for source in sources}
         # Bumped whenever the sources change: SQL compiled from the old ones is stale.
         self.generation = 0
+        # The lookup statement per chain shape (the kinds looked up, in order).
+        self._lookups: dict[tuple[ScopeKind, ...], CompoundSelect[Any]] = {}
 
     def register(self, source: RoleSource) -> None:
         """Plug in the roles of another level (legacies, stories) when their module exists."""
         self._sources[source.kind] = source
-        self.generation += 1
+        self._changed()
 
     def unregister(self, kind: ScopeKind) -> None:
         self._sources.pop(kind, None)
+        self._changed()
+
+    def _changed(self) -> None:
         self.generation += 1
+        self._lookups = {}
 
     async def grants(
         self, session: AsyncSession, *, subject: Subject, chain: Sequence[ScopeRef]
@@ -153,23 +168,45 @@ class RoleResolver:
                 if scope.kind is ScopeKind.TENANT and scope.id == subject.tenant_id:
                     found[scope] = (RoleGrant(scope, ScopeRole.OWNER),)
             return found
-        queries = []
-        for position, scope in enumerate(scopes):
-            source = self._sources.get(scope.kind)
-            held = source.held(subject=subject, scope=scope) if source is not None else None
-            if held is not None:
-                queries.append(held.add_columns(literal(position).label("scope_position")))
-        if not queries:
+        if subject.user_id is None:
             return found
+        asked = [
+            scope
+            for scope in scopes
+            if (source := self._sources.get(scope.kind)) is not None
+            and source.may_hold(subject=subject, scope=scope)
+        ]
+        if not asked:
+            return found
+        parameters: dict[str, object] = {"user_id": subject.user_id}
+        parameters.update((f"scope_{position}", scope.id) for position, scope in enumerate(asked))
         subject.memo.lookups += 1
-        rows = (await session.execute(union_all(*queries))).all()
+        statement = self._lookup_statement(tuple(scope.kind for scope in asked))
+        rows = (await session.execute(statement, parameters)).all()
         for role, state, position in rows:
-            scope = scopes[position]
+            scope = asked[position]
             found[scope] = (
                 *found[scope],
                 RoleGrant(scope, ScopeRole(role), MembershipState(state)),
             )
         return found
+
+    def _lookup_statement(self, kinds: tuple[ScopeKind, ...]) -> CompoundSelect[Any]:
+        """One query for the roles at each scope of a chain of ``kinds``, built once: a
+        statement built per request cost more than running it (its SQLAlchemy cache key)."""
+        statement = self._lookups.get(kinds)
+        if statement is None:
+            user_id: BindParameter[UUID] = bindparam("user_id")
+            statement = union_all(
+                *(
+                    self._sources[kind]
+                    .held(user_id=user_id, scope_id=bindparam(f"scope_{position}"))
+                    .add_columns(literal(position).label("scope_position"))
+                    for position, kind in enumerate(kinds)
+                )
+            )
+            self._lookups[kinds] = statement
+        return statement
 
     def holds_sql(
         self,

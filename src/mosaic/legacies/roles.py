@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 
 from mosaic.authz import ScopeKind, ScopeRef, Subject
 from mosaic.authz.roles import HeldRoles, one_of
@@ -17,11 +17,12 @@ class LegacyRoleSource:
 
     kind = ScopeKind.LEGACY
 
-    def held(self, *, subject: Subject, scope: ScopeRef) -> HeldRoles | None:
-        if subject.user_id is None:
-            return None
+    def may_hold(self, *, subject: Subject, scope: ScopeRef) -> bool:
+        return True  # any user of the tenant may be a member of any of its legacies
+
+    def held(self, *, user_id: ColumnElement[UUID], scope_id: ColumnElement[UUID]) -> HeldRoles:
         return select(LegacyMember.role, LegacyMember.state).where(
-            LegacyMember.legacy_id == scope.id, LegacyMember.user_id == subject.user_id
+            LegacyMember.legacy_id == scope_id, LegacyMember.user_id == user_id
         )
 
     def granting(self, *, subject: Subject, roles: Sequence[ScopeRole]) -> Select[UUID]:
