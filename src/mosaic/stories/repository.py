@@ -42,10 +42,13 @@ async def get_story(
     session: AsyncSession, story_id: UUID, *, for_update: bool = False
 ) -> Story | None:
     """The story unless it does not exist, is another tenant's or was deleted."""
-    statement = select(Story).where(Story.id == story_id, Story.deleted_at.is_(None))
-    if for_update:
-        statement = statement.with_for_update()
-    return (await session.execute(statement)).scalar_one_or_none()
+    statement = _STORY_FOR_UPDATE if for_update else _STORY
+    return (await session.execute(statement, {"story_id": story_id})).scalar_one_or_none()
+
+
+# Every read or write of one story starts here: built once.
+_STORY = select(Story).where(Story.id == bindparam("story_id"), Story.deleted_at.is_(None))
+_STORY_FOR_UPDATE = _STORY.with_for_update()
 
 
 async def list_stories(
