@@ -114,7 +114,9 @@ GRANTS = [
 async def forest(
     owner_engine: AsyncEngine, world: World, database_settings: DatabaseSettings
 ) -> AsyncIterator[AsyncSession]:
-    """The probe tables with grants and stories, read as the application role; rolled back."""
+    """The probe tables with grants and stories, read as the application role; rolled back.
+    The probe's legacy roles stand in for the real ones meanwhile."""
+    real = resolver.source(ScopeKind.LEGACY)
     resolver.register(ProbeLegacyRoles())
     async with owner_engine.connect() as connection:
         transaction = await connection.begin()
@@ -160,7 +162,10 @@ async def forest(
         finally:
             await session.close()
             await transaction.rollback()
-            resolver.unregister(ScopeKind.LEGACY)
+            if real is None:
+                resolver.unregister(ScopeKind.LEGACY)
+            else:
+                resolver.register(real)
 
 
 def _story(row: object) -> StoryResource:

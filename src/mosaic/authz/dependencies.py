@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 
 from mosaic.authz.denials import AuditedDenials
 from mosaic.authz.subject import Subject
-from mosaic.core.dependencies import DatabaseDep, RequestSession
+from mosaic.core.dependencies import RequestSession, app_database
 from mosaic.identity.audit import Origin
-from mosaic.identity.dependencies import CurrentPrincipal, IdentityDep
+from mosaic.identity.dependencies import CurrentPrincipal, app_identity
 from mosaic.models import PlatformRole, UserStatus
 
 
@@ -20,12 +20,12 @@ async def _subject(
     principal: CurrentPrincipal,
     # Bound to the principal's tenant: authenticating did that, and it comes first. Not
     # ``TenantSession``: FastAPI walks a dependency's whole sub-tree at every place it is
-    # declared, and authentication's would be walked twice more on every request.
+    # declared, and authentication's would be walked twice more on every request (the app's
+    # state is read rather than declared for the same reason).
     session: RequestSession,
-    database: DatabaseDep,
-    identity: IdentityDep,
 ) -> Subject:
-    denials = AuditedDenials(database.sessionmaker, Origin.of(request))
+    identity = app_identity(request)
+    denials = AuditedDenials(app_database(request).sessionmaker, Origin.of(request))
     user_id = Subject.of(principal).user_id
     # Authentication has just read (or taken from its few-second cache) the same row: the
     # user's role, status and email come from there instead of another query.

@@ -143,6 +143,10 @@ class RoleResolver:
         self._sources.pop(kind, None)
         self._changed()
 
+    def source(self, kind: ScopeKind) -> RoleSource | None:
+        """The source registered for ``kind``, if any."""
+        return self._sources.get(kind)
+
     def _changed(self) -> None:
         self.generation += 1
         self._lookups = {}

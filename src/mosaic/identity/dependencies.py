@@ -16,9 +16,15 @@ from fastapi.security import (
     OAuth2PasswordBearer,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from mosaic.core.database import Database, bind_tenant
-from mosaic.core.dependencies import DatabaseDep, RequestSession, SettingsDep
+from mosaic.core.dependencies import (
+    RequestSession,
+    SettingsDep,
+    app_database,
+    app_settings,
+)
 from mosaic.core.idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_SEAL_PURPOSE, IdempotentCreate
 from mosaic.core.principal import Principal
 from mosaic.core.sealing import Sealer
@@ -71,9 +77,14 @@ async def _csrf_evidence(request: Request, settings: SettingsDep) -> session_ser
 CsrfEvidenceDep = Annotated[session_service.CsrfEvidence, Depends(_csrf_evidence)]
 
 
-async def _identity(request: Request) -> IdentityComponents:
+def app_identity(request: HTTPConnection) -> IdentityComponents:
+    """The application's identity components (keys, hasher, throttles, access cache…)."""
     components: IdentityComponents = request.app.state.identity
     return components
+
+
+async def _identity(request: Request) -> IdentityComponents:
+    return app_identity(request)
 
 
 IdentityDep = Annotated[IdentityComponents, Depends(_identity)]
@@ -128,23 +139,23 @@ async def _authenticate_cookie(
 async def _authenticate(
     request: Request,
     session: RequestSession,
-    database: DatabaseDep,
-    components: IdentityDep,
     _oauth2_token: Annotated[str | None, Depends(_oauth2)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
     session_cookie: SessionCookie,
-    settings: SettingsDep,
 ) -> Principal:
+    # The app's state is read, not declared: this sub-tree is walked wherever it is declared
+    # (core.dependencies says why); the security schemes stay, for OpenAPI.
+    components = app_identity(request)
     presented = bearer.credentials if bearer is not None else api_key
     authenticated = None
     if not presented:
         if not session_cookie:
             raise InvalidCredentials("Authentication is required")
         # Only a cookie needs the CSRF evidence: bearer tokens and keys skip building it.
-        csrf = await _csrf_evidence(request, settings)
+        csrf = await _csrf_evidence(request, app_settings(request))
         principal = await _authenticate_cookie(
-            request, session, database, components, cookie=session_cookie, csrf=csrf
+            request, session, app_database(request), components, cookie=session_cookie, csrf=csrf
         )
     elif bearer is None or presented.startswith(KEY_PREFIX):
         authenticated = await service.authenticate_api_key(session, plaintext=presented)
