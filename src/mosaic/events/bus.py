@@ -100,6 +100,12 @@ class Bus(Protocol):
     async def ack(self, delivery: Delivery) -> None:
         """Handled (or already handled): never deliver it again."""
 
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """:meth:`ack` each of ``deliveries`` (one consumer's), in as few calls as it can.
+
+        Raises if any could not be acknowledged: those are delivered again.
+        """
+
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         """Deliver again after ``delay_seconds``, with ``attempt`` one higher."""
 

@@ -179,6 +179,18 @@ class PostgresBus:
     async def ack(self, delivery: Delivery) -> None:
         await self._settle(delivery, "DELETE FROM event_deliveries WHERE id = $1", delivery.handle)
 
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """One statement for them all."""
+        try:
+            await self._connected().execute(
+                "DELETE FROM event_deliveries WHERE id = ANY($1::bigint[])",
+                [delivery.handle for delivery in deliveries],
+            )
+        finally:
+            for delivery in deliveries:
+                self._outstanding[delivery.consumer] -= 1
+                self._wake[delivery.consumer].set()
+
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         await self._settle(
             delivery,
