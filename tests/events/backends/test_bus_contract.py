@@ -102,6 +102,27 @@ async def test_ack_all_acknowledges_every_one_of_them(harness: BusHarness, bus: 
     await nothing_after_reopening(harness, bus, consumer)
 
 
+async def test_a_consumer_holding_its_prefetch_takes_the_next_once_it_settles_some(
+    harness: BusHarness, bus: Bus
+) -> None:
+    consumer = await subscribed(harness, bus, ["StoryCreated"])
+    await bus.publish([envelope(), envelope()])
+    later = envelope()
+
+    async with asyncio.timeout(TIMEOUT_SECONDS), consuming(bus, consumer, prefetch=2) as stream:
+        held = [await anext(stream), await anext(stream)]
+        # Published while the consumer is full: it waits (and lets the loop run) until then.
+        waiting = asyncio.ensure_future(anext(stream))
+        await bus.publish([later])
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await bus.ack_all(held)
+        third = await waiting
+        await bus.ack(third)
+
+    assert third.envelope == later
+
+
 async def test_retry_redelivers_after_the_delay_and_not_before_with_the_next_attempt(
     harness: BusHarness, bus: Bus
 ) -> None:

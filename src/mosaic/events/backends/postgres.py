@@ -156,6 +156,9 @@ class PostgresBus:
             while not self._closed.is_set():
                 room = prefetch - self._outstanding[consumer]
                 if room <= 0:
+                    # Only a settle makes room, and it sets the event again; a NOTIFY that set it
+                    # meanwhile would otherwise make this loop spin without ever yielding.
+                    wake.clear()
                     await self._sleep(wake, self._poll_interval)
                     continue
                 wake.clear()
