@@ -166,9 +166,13 @@ def run(options: RunOptions) -> str:
     with tempfile.TemporaryDirectory(prefix="mosaic-bench-drain-") as directory:
         rounds = asyncio.run(_all(options, Path(directory)))
     print(text_table(HEADERS, _rows(rounds)))
+    return markdown_section(rounds)
+
+
+def markdown_section(rounds: list[Round]) -> str:
     return (
-        f"{EVENTS} `StoryCreated` events of {TENANTS} tenants written through the outbox, then "
-        "drained by a fresh events runtime (relay, PostgreSQL bus, the real consumers) in this "
+        f"`StoryCreated` events of {TENANTS} tenants written through the outbox, then drained "
+        "by a fresh events runtime (relay, PostgreSQL bus, the real consumers) in this "
         "process; CPU is this process's (`time.process_time`), PostgreSQL's is not in it.\n\n"
         f"{markdown_table(HEADERS, _rows(rounds))}\n"
     )
