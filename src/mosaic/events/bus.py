@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -39,7 +39,8 @@ class Envelope:
     position: int
 
     def to_json(self) -> bytes:
-        body = asdict(self) | {"occurred_at": self.occurred_at.isoformat()}
+        # The fields as they are: asdict would deep-copy the payload only for json to read it.
+        body = vars(self) | {"occurred_at": self.occurred_at.isoformat()}
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
