@@ -73,25 +73,34 @@ def test_platform_modules_never_import_domain_modules(package: str) -> None:
 
 
 def _enclosing_functions(path: Path, name: str) -> list[str]:
-    tree = ast.parse((SOURCE / path).read_text())
+    """The functions of ``path`` that call ``name``."""
     return [
-        function.name
-        for function in ast.walk(tree)
-        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
-        for node in ast.walk(function)
+        function
+        for function, node in _function_nodes(path)
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == name
     ]
+
+
+def _functions_using(path: Path, name: str) -> list[str]:
+    """The functions of ``path`` that read the name ``name`` (a module constant)."""
+    return [
+        function
+        for function, node in _function_nodes(path)
+        if isinstance(node, ast.Name) and node.id == name
+    ]
+
+
+def _function_nodes(path: Path) -> Iterator[tuple[str, ast.AST]]:
+    for function in ast.walk(ast.parse((SOURCE / path).read_text())):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield from ((function.name, node) for node in ast.walk(function))
 
 
 def test_requests_bind_their_tenant_in_the_authentication_dependencies_only() -> None:
     calls = list(_calls_to("bind_tenant"))
 
-    assert sorted({str(path) for path, _ in calls}) == [
-        "events/worker.py",
-        "identity/dependencies.py",
-    ]
-    # The worker's one choke point: each handler's transaction is bound to its event's tenant.
-    assert _enclosing_functions(Path("events/worker.py"), "bind_tenant") == ["_handle"]
+    # The event worker binds each event's tenant with a statement of its own (checked below).
+    assert sorted({str(path) for path, _ in calls}) == ["identity/dependencies.py"]
     # Authentication binds the credential's tenant; accepting an invitation (the one request
     # that joins another tenant) binds the tenant its verified token names. Nothing else.
     assert sorted(_enclosing_functions(Path("identity/dependencies.py"), "bind_tenant")) == [
@@ -100,10 +109,19 @@ def test_requests_bind_their_tenant_in_the_authentication_dependencies_only() ->
     ]
 
 
-def test_only_the_database_module_sets_the_tenant_setting() -> None:
+def test_only_the_database_module_and_the_event_worker_set_the_tenant_setting() -> None:
     calls = [str(path) for path, _ in _calls_to("set_config")]
+    in_sql = sorted(
+        str(path.relative_to(SOURCE))
+        for path in SOURCE.rglob("*.py")
+        if "set_config" in path.read_text()
+    )
 
     assert calls == ["core/database.py"]
+    assert in_sql == ["core/database.py", "events/worker.py"]
+    # The worker's one choke point: the statement that binds an event's tenant together with
+    # its processed_events proof, executed in one function, before the handler runs.
+    assert _functions_using(Path("events/worker.py"), "_BIND_AND_PROVE") == ["_apply"]
 
 
 def test_the_rule_detects_a_forbidden_import(tmp_path: Path) -> None:

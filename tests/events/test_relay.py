@@ -167,6 +167,9 @@ class CrashAfterPublish:
     async def ack(self, delivery: Delivery) -> None:
         await self.inner.ack(delivery)
 
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        await self.inner.ack_all(deliveries)
+
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         await self.inner.retry(delivery, delay_seconds=delay_seconds, reason=reason)
 

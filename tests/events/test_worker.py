@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.database import DatabaseLocation, bind_tenant
-from mosaic.core.settings import EventsSettings
+from mosaic.core.settings import EventsSettings, Settings
 from mosaic.events import dead_letters, record
 from mosaic.events.bus import Bus, Envelope
 from mosaic.events.consumer import Consumer
@@ -409,3 +411,149 @@ async def test_stopping_lets_the_handler_in_flight_finish(
 
     assert await effect_counts(owner_sessions, consumer) == {"slow": 1}
     assert outcomes.count(consumer, "handled") == 1
+
+
+# Batches: the worker hands deliveries the bus gave out together to one lane (prefetch 16 over
+# 4 lanes: 4 a batch), which the worker itself decides whatever the bus; PostgreSQL only.
+POSTGRES_ONLY = pytest.mark.parametrize("bus_harness", ["postgres"], indirect=True)
+
+
+@POSTGRES_ONLY
+async def test_deliveries_handed_out_together_share_a_transaction_each_bound_to_its_tenant(
+    bus: Bus, app_sessions: Sessions, owner_sessions: Sessions, events_settings: EventsSettings
+) -> None:
+    consumer = await subscribed(bus, consumer_name())
+    first, second = uuid4(), uuid4()
+    sent = [
+        envelope("a", tenant=first),
+        envelope("b", tenant=second),
+        replace(envelope("none"), tenant_id=None),
+        envelope("c", tenant=first),
+    ]
+    await bus.publish_to(consumer, sent)
+    seen: dict[str, tuple[int, str | None]] = {}
+
+    async def observe(session: AsyncSession, delivered: Envelope) -> None:
+        row = (
+            await session.execute(
+                text("SELECT txid_current(), current_setting('mosaic.tenant_id', true)")
+            )
+        ).one()
+        seen[delivered.payload["label"]] = (int(row[0]), row[1] or None)
+
+    outcomes = Outcomes()
+    async with running_worker(
+        bus,
+        {consumer: Consumer(THINGS, observe)},
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+        metrics=outcomes.metrics,
+    ):
+
+        async def handled() -> bool:
+            return outcomes.count(consumer, "handled") == len(sent)
+
+        await eventually(handled)
+
+    assert len({transaction for transaction, _ in seen.values()}) == 1
+    assert {label: tenant for label, (_, tenant) in seen.items()} == {
+        "a": str(first),
+        "b": str(second),
+        "none": None,
+        "c": str(first),
+    }
+
+
+@POSTGRES_ONLY
+async def test_a_handler_failing_in_a_batch_rolls_back_its_event_alone(
+    bus: Bus,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    effects: str,
+) -> None:
+    consumer = await subscribed(bus, consumer_name())
+    await bus.publish_to(consumer, [envelope(label) for label in ("a", "broken", "b", "c")])
+    failures = ["broken"]
+
+    async def breaks_once(session: AsyncSession, delivered: Envelope) -> None:
+        await apply_effect(session, delivered, consumer)
+        if delivered.payload["label"] in failures:
+            failures.clear()
+            await session.execute(text("SELECT 1 / 0"))  # a database error, in the batch
+
+    outcomes = Outcomes()
+    async with running_worker(
+        bus,
+        {consumer: Consumer(THINGS, breaks_once)},
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+        metrics=outcomes.metrics,
+    ):
+
+        async def applied() -> bool:
+            return await effect_counts(owner_sessions, consumer) == {
+                "a": 1,
+                "broken": 1,
+                "b": 1,
+                "c": 1,
+            }
+
+        await eventually(applied)
+
+    assert outcomes.count(consumer, "retried") == 1
+    assert outcomes.count(consumer, "handled") == 4
+    assert await dead_letters_of(owner_sessions, consumer) == []
+
+
+@POSTGRES_ONLY
+async def test_a_batch_that_cannot_commit_is_handled_again_one_event_per_transaction(
+    bus: Bus,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    settings: Settings,
+    effects: str,
+) -> None:
+    async with owner_sessions() as session, session.begin():
+        # Checked at commit, not in the handler's savepoint: the batch's commit fails.
+        await session.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS test_deferred_labels"
+                " (label text UNIQUE DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+        await session.execute(
+            text(f"GRANT INSERT ON test_deferred_labels TO {settings.database.app_role}")
+        )
+    consumer = await subscribed(bus, consumer_name())
+    poison = f"poison-{uuid4().hex}"
+    await bus.publish_to(consumer, [envelope(label) for label in ("a", poison, "b", "c")])
+
+    async def fails_at_commit(session: AsyncSession, delivered: Envelope) -> None:
+        await apply_effect(session, delivered, consumer)
+        if delivered.payload["label"] == poison:
+            twice = "INSERT INTO test_deferred_labels VALUES (:label), (:label)"
+            await session.execute(text(twice), {"label": poison})
+
+    outcomes = Outcomes()
+    async with running_worker(
+        bus,
+        {consumer: Consumer(THINGS, fails_at_commit)},
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+        metrics=outcomes.metrics,
+    ):
+
+        async def settled() -> bool:
+            return outcomes.count(consumer, "dead_lettered") == 1
+
+        await eventually(settled)
+
+    assert await effect_counts(owner_sessions, consumer) == {"a": 1, "b": 1, "c": 1}
+    assert outcomes.count(consumer, "handled") == 3
+    [letter] = await dead_letters_of(owner_sessions, consumer)
+    assert "UniqueViolation" in letter.reason

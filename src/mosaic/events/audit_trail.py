@@ -10,25 +10,29 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.events.bus import Envelope
-from mosaic.models import EventAuditEntry
+from mosaic.models import Base, EventAuditEntry
+
+# Built once (see ``outbox._APPEND``): the consumer appends one row per event.
+_APPEND = insert(Base.metadata.tables[EventAuditEntry.__tablename__])
 
 
 async def append_to_audit_log(session: AsyncSession, envelope: Envelope) -> None:
     """Record ``envelope`` once; the worker's idempotency makes a redelivery a no-op."""
     await session.execute(
-        insert(EventAuditEntry).values(
-            event_id=UUID(envelope.id),
-            position=envelope.position,
-            tenant_id=UUID(envelope.tenant_id) if envelope.tenant_id else None,
-            type=envelope.type,
-            version=envelope.version,
-            occurred_at=envelope.occurred_at,
-            actor_id=envelope.actor_id,
-            resource_kind=envelope.resource_kind,
-            resource_id=envelope.resource_id,
-            correlation_id=envelope.correlation_id,
-            payload=envelope.payload,
-        )
+        _APPEND,
+        {
+            "event_id": UUID(envelope.id),
+            "position": envelope.position,
+            "tenant_id": UUID(envelope.tenant_id) if envelope.tenant_id else None,
+            "type": envelope.type,
+            "version": envelope.version,
+            "occurred_at": envelope.occurred_at,
+            "actor_id": envelope.actor_id,
+            "resource_kind": envelope.resource_kind,
+            "resource_id": envelope.resource_id,
+            "correlation_id": envelope.correlation_id,
+            "payload": envelope.payload,
+        },
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -39,7 +39,8 @@ class Envelope:
     position: int
 
     def to_json(self) -> bytes:
-        body = asdict(self) | {"occurred_at": self.occurred_at.isoformat()}
+        # The fields as they are: asdict would deep-copy the payload only for json to read it.
+        body = vars(self) | {"occurred_at": self.occurred_at.isoformat()}
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
@@ -99,6 +100,12 @@ class Bus(Protocol):
 
     async def ack(self, delivery: Delivery) -> None:
         """Handled (or already handled): never deliver it again."""
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """:meth:`ack` each of ``deliveries`` (one consumer's), in as few calls as it can.
+
+        Raises if any could not be acknowledged: those are delivered again.
+        """
 
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         """Deliver again after ``delay_seconds``, with ``attempt`` one higher."""

@@ -12,8 +12,9 @@ from mosaic.events.bus import Envelope
 # Subscribes a consumer to every event type (the audit trail).
 ALL_EVENT_TYPES = "*"
 
-# Runs inside a transaction bound to the event's tenant; must not commit. Raising rolls the
-# effect back and the delivery is retried (then dead-lettered).
+# Runs inside a transaction bound to the event's tenant; must not commit nor roll back (other
+# events may share the transaction, each in a savepoint of its own). Raising rolls the effect
+# back and the delivery is retried (then dead-lettered).
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 

@@ -20,6 +20,17 @@ from tests.events.backends.contract import (
 QUIET_SECONDS = 2.0
 
 
+async def nothing_after_reopening(harness: BusHarness, bus: Bus, consumer: str) -> None:
+    """Close ``bus`` and open the backend afresh: ``consumer`` receives nothing."""
+    await bus.close()
+    reopened = harness.open()
+    await reopened.start()
+    try:
+        await nothing_for(reopened, consumer, QUIET_SECONDS)
+    finally:
+        await reopened.close()
+
+
 async def test_a_published_envelope_reaches_its_subscriber_unchanged(
     harness: BusHarness, bus: Bus
 ) -> None:
@@ -61,14 +72,7 @@ async def test_an_acknowledged_delivery_never_comes_back(harness: BusHarness, bu
     consumer = await subscribed(harness, bus, ["StoryCreated"])
     await bus.publish([envelope()])
     await take(bus, consumer, 1)
-    await bus.close()
-
-    reopened = harness.open()
-    await reopened.start()
-    try:
-        await nothing_for(reopened, consumer, QUIET_SECONDS)
-    finally:
-        await reopened.close()
+    await nothing_after_reopening(harness, bus, consumer)
 
 
 async def test_an_unacknowledged_delivery_comes_back_after_close_and_reopen(
@@ -87,6 +91,36 @@ async def test_an_unacknowledged_delivery_comes_back_after_close_and_reopen(
     finally:
         await reopened.close()
     assert first.envelope == again.envelope == sent
+
+
+async def test_ack_all_acknowledges_every_one_of_them(harness: BusHarness, bus: Bus) -> None:
+    consumer = await subscribed(harness, bus, ["StoryCreated"])
+    await bus.publish([envelope(), envelope(), envelope()])
+    # Settled on the stream that received them (a broker's channel closes with it).
+    async with asyncio.timeout(TIMEOUT_SECONDS), consuming(bus, consumer) as stream:
+        await bus.ack_all([await anext(stream) for _ in range(3)])
+    await nothing_after_reopening(harness, bus, consumer)
+
+
+async def test_a_consumer_holding_its_prefetch_takes_the_next_once_it_settles_some(
+    harness: BusHarness, bus: Bus
+) -> None:
+    consumer = await subscribed(harness, bus, ["StoryCreated"])
+    await bus.publish([envelope(), envelope()])
+    later = envelope()
+
+    async with asyncio.timeout(TIMEOUT_SECONDS), consuming(bus, consumer, prefetch=2) as stream:
+        held = [await anext(stream), await anext(stream)]
+        # Published while the consumer is full: it waits (and lets the loop run) until then.
+        waiting = asyncio.ensure_future(anext(stream))
+        await bus.publish([later])
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await bus.ack_all(held)
+        third = await waiting
+        await bus.ack(third)
+
+    assert third.envelope == later
 
 
 async def test_retry_redelivers_after_the_delay_and_not_before_with_the_next_attempt(
@@ -125,14 +159,7 @@ async def test_dead_letter_takes_it_off_the_live_queue_into_the_broker_dlq(
         consuming(bus, consumer) as stream,
     ):
         await bus.dead_letter(await anext(stream), reason="handler raised KeyError")
-    await bus.close()
-
-    reopened = harness.open()
-    await reopened.start()
-    try:
-        await nothing_for(reopened, consumer, QUIET_SECONDS)
-    finally:
-        await reopened.close()
+    await nothing_after_reopening(harness, bus, consumer)
     if harness.name == "postgres":
         # PostgreSQL has no broker to watch: its dead_letter only takes the row off the queue
         # (checked above); the worker keeps the letter in event_dead_letters, as for every bus.

@@ -156,6 +156,9 @@ class PostgresBus:
             while not self._closed.is_set():
                 room = prefetch - self._outstanding[consumer]
                 if room <= 0:
+                    # Only a settle makes room, and it sets the event again; a NOTIFY that set it
+                    # meanwhile would otherwise make this loop spin without ever yielding.
+                    wake.clear()
                     await self._sleep(wake, self._poll_interval)
                     continue
                 wake.clear()
@@ -178,6 +181,18 @@ class PostgresBus:
 
     async def ack(self, delivery: Delivery) -> None:
         await self._settle(delivery, "DELETE FROM event_deliveries WHERE id = $1", delivery.handle)
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """One statement for them all."""
+        try:
+            await self._connected().execute(
+                "DELETE FROM event_deliveries WHERE id = ANY($1::bigint[])",
+                [delivery.handle for delivery in deliveries],
+            )
+        finally:
+            for delivery in deliveries:
+                self._outstanding[delivery.consumer] -= 1
+                self._wake[delivery.consumer].set()
 
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         await self._settle(

@@ -278,6 +278,11 @@ class RabbitMQBus:
         except _CLOSED_CHANNEL_ERRORS:
             log.warning("events.rabbitmq.ack_lost", consumer=delivery.consumer)
 
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """One ack each: a basic.ack is a frame the broker does not answer."""
+        for delivery in deliveries:
+            await self.ack(delivery)
+
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         """Park a copy in a delay queue with ``attempt + 1`` (confirmed), then ack the original."""
         message = self._message_of(delivery)

@@ -387,6 +387,15 @@ class SnsSqsBus:
         _, sqs, _ = self._clients()
         await sqs.delete_message(QueueUrl=receipt.queue_url, ReceiptHandle=receipt.receipt_handle)
 
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """One delete each (a failed one does not keep the others from being deleted)."""
+        failures = await asyncio.gather(
+            *(self.ack(delivery) for delivery in deliveries), return_exceptions=True
+        )
+        for failure in failures:
+            if isinstance(failure, BaseException):
+                raise failure
+
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         """Hide the message for the delay (rounded up to whole seconds, at most 12 hours).
 
