@@ -49,8 +49,11 @@ def create_app() -> FastAPI:
             host=config["socket_dir"],
             user=config["user"],
             database=config["database"],
-            min_size=config["pool_size"],
+            min_size=config["pool_min_size"],
             max_size=config["pool_size"],
+            # Connections beyond min_size close soon after a run, as SQLAlchemy's overflow
+            # does when returned: the cluster's connection slots are shared by everything here.
+            max_inactive_connection_lifetime=1.0,
             server_settings={"application_name": "mosaic-bench-bare-app"},
         )
         pools.append(pool)

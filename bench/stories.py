@@ -159,6 +159,8 @@ def _bare_config(
             "socket_dir": connection.postmaster.socket_dir,
             "user": connection.user,
             "database": connection.database,
+            # As each of Mosaic's workers: the pool's size kept, growing up to the baseline's.
+            "pool_min_size": DatabaseSettings().pool_size,
             "pool_size": connection.pool_size,
             "legacy_id": str(seeded.legacy_id),
             "tenant_id": str(seeded.tenant_id),
