@@ -91,7 +91,9 @@ class PostgresBus:
         self._listener = Listener(
             self._url, DELIVERIES_CHANNEL, self._notified, application_name="mosaic-bus"
         )
-        self._outstanding: dict[str, int] = defaultdict(int)
+        # The deliveries handed out and not settled yet, per consumer (by handle: a delivery
+        # settled twice, an ack that failed then a retry, frees one place, not two).
+        self._outstanding: dict[str, set[int]] = defaultdict(set)
         self._closed = asyncio.Event()
 
     @classmethod
@@ -154,7 +156,7 @@ class PostgresBus:
         claimed: list[Delivery] = []
         try:
             while not self._closed.is_set():
-                room = prefetch - self._outstanding[consumer]
+                room = prefetch - len(self._outstanding[consumer])
                 if room <= 0:
                     # Only a settle makes room, and it sets the event again; a NOTIFY that set it
                     # meanwhile would otherwise make this loop spin without ever yielding.
@@ -173,7 +175,7 @@ class PostgresBus:
                     continue
                 while claimed:
                     delivery = claimed.pop(0)
-                    self._outstanding[consumer] += 1
+                    self._outstanding[consumer].add(delivery.handle)
                     yield delivery
         finally:
             if claimed:
@@ -191,8 +193,7 @@ class PostgresBus:
             )
         finally:
             for delivery in deliveries:
-                self._outstanding[delivery.consumer] -= 1
-                self._wake[delivery.consumer].set()
+                self._settled(delivery)
 
     async def retry(self, delivery: Delivery, *, delay_seconds: float, reason: str) -> None:
         await self._settle(
@@ -227,8 +228,12 @@ class PostgresBus:
         try:
             await self._connected().execute(statement, *args)
         finally:
-            self._outstanding[delivery.consumer] -= 1
-            self._wake[delivery.consumer].set()
+            self._settled(delivery)
+
+    def _settled(self, delivery: Delivery) -> None:
+        """Its place is free (even if settling failed: its lease brings it back)."""
+        self._outstanding[delivery.consumer].discard(delivery.handle)
+        self._wake[delivery.consumer].set()
 
     async def _claim(self, consumer: str, limit: int) -> list[Delivery]:
         with contextlib.suppress(*CONNECTION_ERRORS):
