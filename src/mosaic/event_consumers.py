@@ -28,7 +28,10 @@ def consumers(settings: Settings) -> dict[str, Consumer]:
             event_types=frozenset({"MediaUploaded"}),
             handler=make_thumbnails(build_blob_store(settings)),
         ),
+        # One event per transaction: a mail sent cannot be rolled back with a failed batch.
         "notifications": Consumer(
-            event_types=NOTIFIED_EVENT_TYPES, handler=send_notifications(create_mailer(settings))
+            event_types=NOTIFIED_EVENT_TYPES,
+            handler=send_notifications(create_mailer(settings)),
+            batched=False,
         ),
     }

@@ -441,20 +441,15 @@ async def test_deliveries_handed_out_together_share_a_transaction_each_bound_to_
         ).one()
         seen[delivered.payload["label"]] = (int(row[0]), row[1] or None)
 
-    outcomes = Outcomes()
-    async with running_worker(
+    await _handle_all(
         bus,
-        {consumer: Consumer(THINGS, observe)},
+        consumer,
+        Consumer(THINGS, observe),
+        len(sent),
         app_sessions=app_sessions,
         owner_sessions=owner_sessions,
         settings=events_settings,
-        metrics=outcomes.metrics,
-    ):
-
-        async def handled() -> bool:
-            return outcomes.count(consumer, "handled") == len(sent)
-
-        await eventually(handled)
+    )
 
     assert len({transaction for transaction, _ in seen.values()}) == 1
     assert {label: tenant for label, (_, tenant) in seen.items()} == {
@@ -463,6 +458,58 @@ async def test_deliveries_handed_out_together_share_a_transaction_each_bound_to_
         "none": None,
         "c": str(first),
     }
+
+
+@POSTGRES_ONLY
+async def test_a_consumer_that_is_not_batched_handles_each_event_in_its_own_transaction(
+    bus: Bus, app_sessions: Sessions, owner_sessions: Sessions, events_settings: EventsSettings
+) -> None:
+    consumer = await subscribed(bus, consumer_name())
+    sent = [envelope(label) for label in ("a", "b", "c", "d")]
+    await bus.publish_to(consumer, sent)
+    transactions: list[int] = []
+
+    async def observe(session: AsyncSession, delivered: Envelope) -> None:
+        transactions.append(int(await session.scalar(text("SELECT txid_current()")) or 0))
+
+    await _handle_all(
+        bus,
+        consumer,
+        Consumer(THINGS, observe, batched=False),
+        len(sent),
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=events_settings,
+    )
+
+    assert len(set(transactions)) == len(sent)
+
+
+async def _handle_all(
+    bus: Bus,
+    name: str,
+    consumer: Consumer,
+    count: int,
+    *,
+    app_sessions: Sessions,
+    owner_sessions: Sessions,
+    settings: EventsSettings,
+) -> None:
+    """Run a worker with ``consumer`` until it has handled ``count`` events, then stop it."""
+    outcomes = Outcomes()
+    async with running_worker(
+        bus,
+        {name: consumer},
+        app_sessions=app_sessions,
+        owner_sessions=owner_sessions,
+        settings=settings,
+        metrics=outcomes.metrics,
+    ):
+
+        async def handled() -> bool:
+            return outcomes.count(name, "handled") == count
+
+        await eventually(handled)
 
 
 @POSTGRES_ONLY

@@ -24,6 +24,11 @@ class Consumer:
 
     event_types: frozenset[str]
     handler: Handler
+    # Whether deliveries handed out together may share a transaction (a savepoint each). A
+    # batch that fails to commit is handled again one event at a time, so a handler with an
+    # effect outside the database (a mail) says False: its events are never handled twice
+    # because a neighbour's commit failed.
+    batched: bool = True
 
     def accepts(self, event_type: str) -> bool:
         return ALL_EVENT_TYPES in self.event_types or event_type in self.event_types

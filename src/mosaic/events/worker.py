@@ -134,6 +134,8 @@ class Worker:
     async def _consume(self, name: str, consumer: Consumer) -> None:
         lanes = asyncio.Semaphore(self._settings.concurrency)
         most = max(1, self._settings.prefetch // self._settings.concurrency)
+        if not consumer.batched:
+            most = 1
         while True:
             deliveries = self._bus.consume(name, prefetch=self._settings.prefetch)
             batch: _Batch | None = None
