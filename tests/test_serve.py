@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 import httpx
 import psutil  # type: ignore[import-untyped]  # pgserver's dependency; it ships no types
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.engine import URL
@@ -26,7 +29,7 @@ from mosaic.core.database import create_engine
 from mosaic.core.embedded_postgres import running_postmaster
 from mosaic.core.settings import DatabaseSettings
 from mosaic.models import EventAuditEntry
-from mosaic.serve import signals_received_during
+from mosaic.serve import frozen_after_startup, signals_received_during
 from tests.processes import (
     MOSAIC,
     MosaicServer,
@@ -527,3 +530,23 @@ def test_children_of_a_killed_serve_stop_and_free_the_port(workdir: Path, data_d
         assert wait_until_gone(children, timeout=30) == [], server.log()
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{server.base_url}/health/live", timeout=2)
+
+
+async def test_a_worker_app_freezes_what_its_start_up_made() -> None:
+    made: list[object] = []
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        made.append(object.__new__(type("Pool", (), {})))  # tracked by the collector
+        yield
+
+    app = frozen_after_startup(FastAPI(lifespan=lifespan))
+    before = gc.get_freeze_count()
+    try:
+        async with LifespanManager(app):
+            # Everything alive once start-up is over, the lifespan's own objects included,
+            # is out of the collector's generations.
+            assert gc.get_freeze_count() > before
+            assert not any(made[0] is tracked for tracked in gc.get_objects())
+    finally:
+        gc.unfreeze()

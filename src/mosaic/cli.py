@@ -102,12 +102,16 @@ def serve(
             # uvicorn handles SIGINT/SIGTERM while it runs (stop accepting, let in-flight
             # requests finish for up to graceful_shutdown_seconds), then re-raises the signal,
             # which reaches _stop_on_signals and unwinds through the PostgreSQL stop.
+            from mosaic.serve import frozen_after_startup
+
             uvicorn.run(
-                create_app(
-                    settings,
-                    location,
-                    run_worker=settings.events.run_worker,
-                    run_scheduler=settings.scheduler.scheduler_in_serve,
+                frozen_after_startup(
+                    create_app(
+                        settings,
+                        location,
+                        run_worker=settings.events.run_worker,
+                        run_scheduler=settings.scheduler.scheduler_in_serve,
+                    )
                 ),
                 **options,
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -19,8 +20,8 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AsyncExitStack, contextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,32 @@ def create_worker_app() -> FastAPI:
     """An HTTP worker's application (uvicorn's factory): the API alone, on the parent's database."""
     _stop_with_parent()
     settings = _child_settings()
-    return create_app(
-        settings, parent_database(settings.database), run_worker=False, run_scheduler=False
+    return frozen_after_startup(
+        create_app(
+            settings, parent_database(settings.database), run_worker=False, run_scheduler=False
+        )
     )
+
+
+def frozen_after_startup(app: FastAPI) -> FastAPI:
+    """``app``, whose lifespan ends its start-up with :func:`gc.freeze`.
+
+    By then the process holds about 250,000 objects that live as long as it does (modules,
+    routes, the ORM's mappers, pools, compiled statements), and each full collection of the
+    cyclic garbage collector walked them all: 140 to 180 ms during which the worker answered
+    nothing, about once every 1,500 requests (measured on a listing worker). Frozen, a full
+    collection looks only at what requests allocated since: about 10 ms.
+    """
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with started(app):
+            gc.freeze()
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 def parent_database(settings: DatabaseSettings) -> DatabaseLocation:
@@ -154,6 +178,7 @@ async def _run_background(
         await running.enter_async_context(
             scheduler_running(settings, location, scheduled_jobs(settings))
         )
+        gc.freeze()  # as an HTTP worker does (frozen_after_startup)
         logger.info(
             "background_started",
             pid=os.getpid(),
