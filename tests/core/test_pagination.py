@@ -11,10 +11,12 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from sqlalchemy import Select, literal_column, select
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
 from mosaic.core.errors import InvalidCursor
 from mosaic.core.ids import new_id
-from mosaic.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec
+from mosaic.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec, inline_limit
 from mosaic.core.settings import Settings
 from tests.conftest import TenantFactory, TenantWithKey
 from tests.core.conftest import KeysFactory
@@ -242,3 +244,12 @@ def test_a_cursor_from_another_key_does_not_decode() -> None:
 
     with pytest.raises(InvalidCursor):
         CursorCodec.for_secret("two").decode(cursor)
+
+
+def test_a_page_limit_is_written_into_the_sql_not_bound() -> None:
+    # A bound LIMIT makes PostgreSQL re-plan a prepared list query on every execution.
+    statement: Select[tuple[Any]] = select(literal_column("1")).limit(inline_limit(21))
+    compiled = statement.compile(dialect=PGDialect_asyncpg())  # type: ignore[no-untyped-call]
+
+    assert str(compiled).endswith("LIMIT 21")
+    assert compiled.params == {}

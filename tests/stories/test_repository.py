@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import true
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+
 from mosaic.core.ids import new_id
 from mosaic.models import FlagReason
 from mosaic.stories import repository
@@ -38,3 +41,12 @@ def _flag(community: Community, story: dict[str, Any], flagger: UUID) -> dict[st
         "flagged_by": flagger,
         "reason": FlagReason.SPAM,
     }
+
+
+def test_the_page_statement_carries_its_limit_in_the_sql() -> None:
+    # One prepared statement per page size, which PostgreSQL plans once (see inline_limit).
+    statement = repository._page_statement(true(), limit=21, resumed=True)
+    compiled = statement.compile(dialect=PGDialect_asyncpg())  # type: ignore[no-untyped-call]
+
+    assert str(compiled).endswith("LIMIT 21")
+    assert set(compiled.params) == {"legacy_id", "after"}

@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mosaic.core.pagination import inline_limit
 from mosaic.events.bus import Envelope
 from mosaic.models import Base, EventAuditEntry
 
@@ -46,7 +47,9 @@ async def list_entries(
 ) -> Sequence[EventAuditEntry]:
     """The bound tenant's audit trail, oldest first (event ids are time-ordered UUIDv7s);
     row-level security keeps it to that tenant."""
-    statement = select(EventAuditEntry).order_by(EventAuditEntry.event_id).limit(limit)
+    statement = (
+        select(EventAuditEntry).order_by(EventAuditEntry.event_id).limit(inline_limit(limit))
+    )
     if event_type is not None:
         statement = statement.where(EventAuditEntry.type == event_type)
     if since is not None:

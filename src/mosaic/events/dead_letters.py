@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.errors import MosaicError
+from mosaic.core.pagination import inline_limit
 from mosaic.events.bus import Bus, Delivery, Envelope, MalformedMessage
 from mosaic.identity.audit import AuditAction, AuditRecord, Origin
 from mosaic.models import EventDeadLetter
@@ -53,7 +54,7 @@ async def list_dead_letters(
     session: AsyncSession, *, consumer: str | None, after: int | None, limit: int
 ) -> Sequence[EventDeadLetter]:
     """Dead letters oldest first, of one consumer or all."""
-    statement = select(EventDeadLetter).order_by(EventDeadLetter.id).limit(limit)
+    statement = select(EventDeadLetter).order_by(EventDeadLetter.id).limit(inline_limit(limit))
     if consumer is not None:
         statement = statement.where(EventDeadLetter.consumer == consumer)
     if after is not None:

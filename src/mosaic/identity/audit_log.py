@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic import authz
 from mosaic.authz import ResourceKind, RowColumns, ScopeKind, Subject
+from mosaic.core.pagination import inline_limit
 from mosaic.models import AuditEvent
 
 AUDIT_EVENT_ROWS = RowColumns(
@@ -52,7 +53,7 @@ async def _select_events(
     after: UUID | None,
     limit: int,
 ) -> Sequence[AuditEvent]:
-    statement = select(AuditEvent).where(visible).order_by(AuditEvent.id).limit(limit)
+    statement = select(AuditEvent).where(visible).order_by(AuditEvent.id).limit(inline_limit(limit))
     if action is not None:
         statement = statement.where(AuditEvent.action == action)
     if actor_user_id is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Row, Select, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.authz import ResourceKind, RowColumns, ScopeKind
+from mosaic.core.pagination import inline_limit
 from mosaic.models import MembershipState, ScopeRole, TenantInvitation, TenantMembership, User
 
 MEMBERSHIP_ROWS = RowColumns(
@@ -35,7 +36,9 @@ async def list_members(
     session: AsyncSession, *, visible: ColumnElement[bool], after: UUID | None, limit: int
 ) -> Sequence[MemberRow]:
     """Members passing ``visible``, with their email and name, in user id order."""
-    statement = _members().where(visible).order_by(TenantMembership.user_id).limit(limit)
+    statement = (
+        _members().where(visible).order_by(TenantMembership.user_id).limit(inline_limit(limit))
+    )
     if after is not None:
         statement = statement.where(TenantMembership.user_id > after)
     return (await session.execute(statement)).all()
@@ -71,7 +74,12 @@ async def delete_member(session: AsyncSession, user_id: UUID) -> None:
 async def list_invitations(
     session: AsyncSession, *, visible: ColumnElement[bool], after: UUID | None, limit: int
 ) -> Sequence[TenantInvitation]:
-    statement = select(TenantInvitation).where(visible).order_by(TenantInvitation.id).limit(limit)
+    statement = (
+        select(TenantInvitation)
+        .where(visible)
+        .order_by(TenantInvitation.id)
+        .limit(inline_limit(limit))
+    )
     if after is not None:
         statement = statement.where(TenantInvitation.id > after)
     return (await session.execute(statement)).scalars().all()

@@ -13,6 +13,7 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mosaic.core.pagination import inline_limit
 from mosaic.models import BrowserSession, OidcLogin, UserIdentity
 
 # Logins in flight
@@ -48,7 +49,7 @@ async def identities_of(
         select(UserIdentity)
         .where(UserIdentity.user_id == user_id)
         .order_by(UserIdentity.id)
-        .limit(limit)
+        .limit(inline_limit(limit))
     )
     if after is not None:
         statement = statement.where(UserIdentity.id > after)

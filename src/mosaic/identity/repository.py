@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.authz import ResourceKind, RowColumns, ScopeKind
+from mosaic.core.pagination import inline_limit
 from mosaic.models import (
     ApiKey,
     MembershipState,
@@ -74,7 +75,7 @@ async def list_keys(
     session: AsyncSession, *, visible: ColumnElement[bool], after: UUID | None, limit: int
 ) -> Sequence[ApiKey]:
     """Keys of the bound tenant that pass ``visible`` (the policy's filter), in id order."""
-    statement = select(ApiKey).where(visible).order_by(ApiKey.id).limit(limit)
+    statement = select(ApiKey).where(visible).order_by(ApiKey.id).limit(inline_limit(limit))
     if after is not None:
         statement = statement.where(ApiKey.id > after)
     return (await session.execute(statement)).scalars().all()
@@ -132,7 +133,7 @@ async def list_users(
     session: AsyncSession, *, after: UUID | None, limit: int, search: str | None = None
 ) -> Sequence[User]:
     """Users in id order (users are global: this is a platform-admin query)."""
-    statement = select(User).order_by(User.id).limit(limit)
+    statement = select(User).order_by(User.id).limit(inline_limit(limit))
     if after is not None:
         statement = statement.where(User.id > after)
     if search:

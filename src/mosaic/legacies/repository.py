@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from mosaic.authz import ResourceKind, RowColumns, ScopeKind
+from mosaic.core.pagination import inline_limit
 from mosaic.models import Legacy, LegacyInvitation, LegacyMember, MembershipState, ScopeRole, User
 
 LEGACY_ROWS = RowColumns(
@@ -97,7 +98,12 @@ async def list_member_legacies(
         LegacyMember.user_id == user_id,
         LegacyMember.state == MembershipState.ACTIVE,
     )
-    statement = select(Legacy).where(_alive(), member, visible).order_by(Legacy.id).limit(limit)
+    statement = (
+        select(Legacy)
+        .where(_alive(), member, visible)
+        .order_by(Legacy.id)
+        .limit(inline_limit(limit))
+    )
     if after is not None:
         statement = statement.where(Legacy.id > after)
     return (await session.execute(statement)).scalars().all()
@@ -127,7 +133,7 @@ async def search_legacies(
         select(Legacy, score.label("score"))
         .where(_alive(), matches, visible)
         .order_by(score.desc(), Legacy.id.desc())
-        .limit(limit)
+        .limit(inline_limit(limit))
     )
     if after is not None:
         previous = aliased(Legacy)
@@ -165,7 +171,7 @@ async def list_members(
         _members()
         .where(LegacyMember.legacy_id == legacy_id, visible)
         .order_by(LegacyMember.user_id)
-        .limit(limit)
+        .limit(inline_limit(limit))
     )
     if after is not None:
         statement = statement.where(LegacyMember.user_id > after)
@@ -221,7 +227,7 @@ async def list_invitations(
         select(LegacyInvitation)
         .where(LegacyInvitation.legacy_id == legacy_id, visible)
         .order_by(LegacyInvitation.id)
-        .limit(limit)
+        .limit(inline_limit(limit))
     )
     if after is not None:
         statement = statement.where(LegacyInvitation.id > after)

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.authz import ResourceKind, RowColumns, ScopeKind
+from mosaic.core.pagination import inline_limit
 from mosaic.models import Media, MediaState
 
 MEDIA_ROWS = RowColumns(
@@ -42,7 +43,7 @@ async def list_visible(
     limit: int,
 ) -> Sequence[Media]:
     """Media passing ``visible`` (the policy's filter and ``shown_to``), in id order."""
-    statement = select(Media).where(visible).order_by(Media.id).limit(limit)
+    statement = select(Media).where(visible).order_by(Media.id).limit(inline_limit(limit))
     if legacy_id is not None:
         statement = statement.where(Media.legacy_id == legacy_id)
     if after is not None:
@@ -75,7 +76,7 @@ async def expired_uploads(
         select(Media)
         .where(Media.state == MediaState.PENDING, Media.upload_expires_at <= before)
         .order_by(Media.upload_expires_at)
-        .limit(limit)
+        .limit(inline_limit(limit))
         .with_for_update(skip_locked=True)
     )
     return (await session.execute(statement)).scalars().all()

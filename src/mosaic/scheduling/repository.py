@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mosaic.core.ids import new_id
+from mosaic.core.pagination import inline_limit
 from mosaic.models import JobRun, JobRunStatus
 
 INTERRUPTED = "interrupted: the scheduler stopped or lost its leadership during the run"
@@ -80,7 +81,11 @@ async def latest_runs(
     session: AsyncSession, *, job: str | None = None, limit: int = 20
 ) -> Sequence[JobRun]:
     """The most recent runs, newest first, of one job or of all."""
-    statement = select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)
+    statement = (
+        select(JobRun)
+        .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+        .limit(inline_limit(limit))
+    )
     if job is not None:
         statement = statement.where(JobRun.job == job)
     return (await session.scalars(statement)).all()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from mosaic.authz import ResourceKind, RowColumns, ScopeKind
+from mosaic.core.pagination import inline_limit
 from mosaic.models import ConsentRecord, FlagState, Legacy, Story, StoryFlag, StoryRevision
 
 STORY_ROWS = RowColumns(
@@ -61,8 +62,8 @@ async def list_stories(
 ) -> Sequence[Story]:
     """A legacy's stories passing ``visible``, newest first (ids are time-ordered UUIDv7);
     none if the legacy does not exist or was deleted."""
-    parameters = {"legacy_id": legacy_id, "page_limit": limit, "after": after}
-    statement = _page_statement(visible, resumed=after is not None)
+    parameters = {"legacy_id": legacy_id, "after": after}
+    statement = _page_statement(visible, limit=limit, resumed=after is not None)
     return (await session.execute(statement, parameters)).scalars().all()
 
 
@@ -71,7 +72,7 @@ async def list_stories(
 # statement keeps its SQLAlchemy cache key, which for a filter this size costs more to build
 # than the rest of executing it.
 @lru_cache(maxsize=1024)
-def _page_statement(visible: ColumnElement[bool], *, resumed: bool) -> Select[Story]:
+def _page_statement(visible: ColumnElement[bool], *, limit: int, resumed: bool) -> Select[Story]:
     statement = (
         select(Story)
         .where(
@@ -83,7 +84,7 @@ def _page_statement(visible: ColumnElement[bool], *, resumed: bool) -> Select[St
             exists().where(Legacy.id == bindparam("legacy_id"), Legacy.deleted_at.is_(None)),
         )
         .order_by(Story.id.desc())
-        .limit(bindparam("page_limit"))
+        .limit(inline_limit(limit))
     )
     return statement.where(Story.id < bindparam("after")) if resumed else statement
 
@@ -187,7 +188,7 @@ async def list_revisions(
         select(StoryRevision)
         .where(StoryRevision.story_id == story_id)
         .order_by(StoryRevision.id.desc())
-        .limit(limit)
+        .limit(inline_limit(limit))
     )
     if after is not None:
         statement = statement.where(StoryRevision.id < after)
@@ -241,7 +242,7 @@ async def list_flags(
         .join(Story, Story.id == StoryFlag.story_id)
         .where(visible, Story.deleted_at.is_(None))
         .order_by(StoryFlag.id)
-        .limit(limit)
+        .limit(inline_limit(limit))
     )
     if state is not None:
         statement = statement.where(StoryFlag.state == state)
@@ -275,7 +276,7 @@ async def list_consents(
         select(ConsentRecord)
         .where(ConsentRecord.story_id == story_id)
         .order_by(ConsentRecord.id)
-        .limit(limit)
+        .limit(inline_limit(limit))
     )
     if after is not None:
         statement = statement.where(ConsentRecord.id > after)
