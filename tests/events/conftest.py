@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, ClassVar, Protocol
 from uuid import UUID, uuid4
 
 import pytest
@@ -262,6 +262,43 @@ async def running_worker(
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=20)
+
+
+class StartWorker(Protocol):
+    """``running_worker`` on the test's bus, sessions and events settings."""
+
+    def __call__(
+        self,
+        consumers: dict[str, Consumer],
+        *,
+        settings: EventsSettings | None = None,
+        metrics: EventMetrics | None = None,
+    ) -> AbstractAsyncContextManager[Worker]: ...
+
+
+@pytest.fixture
+def start_worker(
+    bus: Bus, app_sessions: Sessions, owner_sessions: Sessions, events_settings: EventsSettings
+) -> StartWorker:
+    """``running_worker`` with what every worker test shares filled in (``settings`` may
+    replace the test's events settings)."""
+
+    def start(
+        consumers: dict[str, Consumer],
+        *,
+        settings: EventsSettings | None = None,
+        metrics: EventMetrics | None = None,
+    ) -> AbstractAsyncContextManager[Worker]:
+        return running_worker(
+            bus,
+            consumers,
+            app_sessions=app_sessions,
+            owner_sessions=owner_sessions,
+            settings=settings or events_settings,
+            metrics=metrics,
+        )
+
+    return start
 
 
 def labels(prefix: str, count: int) -> list[str]:

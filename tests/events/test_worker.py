@@ -32,6 +32,7 @@ from tests.events.conftest import (
     OtherThingHappened,
     Outcomes,
     Sessions,
+    StartWorker,
     ThingHappened,
     apply_effect,
     consumer_name,
@@ -40,7 +41,6 @@ from tests.events.conftest import (
     emit,
     eventually,
     labels,
-    running_worker,
 )
 
 THINGS = frozenset({ThingHappened.type_name()})
@@ -84,8 +84,8 @@ async def test_a_write_reaches_the_consumer_in_a_transaction_bound_to_its_tenant
     location: DatabaseLocation,
     app_sessions: Sessions,
     owner_sessions: Sessions,
-    events_settings: EventsSettings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     consumer = consumer_name()
     tenant = uuid4()
@@ -93,13 +93,7 @@ async def test_a_write_reaches_the_consumer_in_a_transaction_bound_to_its_tenant
     relay = Relay(location.owner_url, bus)
     stop = asyncio.Event()
     consumers = {consumer: Consumer(THINGS, effect_handler(consumer))}
-    async with running_worker(
-        bus,
-        consumers,
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-    ):
+    async with start_worker(consumers):
         relaying = asyncio.create_task(relay.run(stop))
         # The write: the application role, its tenant bound, the event in its transaction.
         async with app_sessions() as session, session.begin():
@@ -135,24 +129,16 @@ async def test_a_write_reaches_the_consumer_in_a_transaction_bound_to_its_tenant
 
 async def test_a_duplicate_delivery_is_applied_once(
     bus: Bus,
-    app_sessions: Sessions,
     owner_sessions: Sessions,
-    events_settings: EventsSettings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     consumer = await subscribed(bus, consumer_name())
     once = envelope("twice")
     await bus.publish_to(consumer, [once, once])
     consumers = {consumer: Consumer(THINGS, effect_handler(consumer))}
     outcomes = Outcomes()
-    async with running_worker(
-        bus,
-        consumers,
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-        metrics=outcomes.metrics,
-    ):
+    async with start_worker(consumers, metrics=outcomes.metrics):
 
         async def both_settled() -> bool:
             return outcomes.count(consumer, "duplicate") == 1
@@ -164,7 +150,10 @@ async def test_a_duplicate_delivery_is_applied_once(
 
 
 async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(
-    bus: Bus, app_sessions: Sessions, owner_sessions: Sessions, events_settings: EventsSettings
+    bus: Bus,
+    owner_sessions: Sessions,
+    events_settings: EventsSettings,
+    start_worker: StartWorker,
 ) -> None:
     consumer = consumer_name()
     attempts: list[float] = []
@@ -175,14 +164,7 @@ async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(
 
     await bus.publish_to(await subscribed(bus, consumer), [envelope("doomed")])
     outcomes = Outcomes()
-    async with running_worker(
-        bus,
-        {consumer: Consumer(THINGS, failing)},
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-        metrics=outcomes.metrics,
-    ):
+    async with start_worker({consumer: Consumer(THINGS, failing)}, metrics=outcomes.metrics):
 
         async def dead() -> bool:
             # Counted once the bus has taken it off the live queue too.
@@ -203,10 +185,9 @@ async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered(
 
 async def test_a_transient_failure_is_retried_and_applied_once(
     bus: Bus,
-    app_sessions: Sessions,
     owner_sessions: Sessions,
-    events_settings: EventsSettings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     consumer = consumer_name()
     failures = [RuntimeError("flaky")]
@@ -217,13 +198,7 @@ async def test_a_transient_failure_is_retried_and_applied_once(
             raise failures.pop()  # rolls the effect back
 
     await bus.publish_to(await subscribed(bus, consumer), [envelope("flaky")])
-    async with running_worker(
-        bus,
-        {consumer: Consumer(THINGS, flaky)},
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-    ):
+    async with start_worker({consumer: Consumer(THINGS, flaky)}):
 
         async def applied() -> bool:
             return await effect_counts(owner_sessions, consumer) == {"flaky": 1}
@@ -236,10 +211,9 @@ async def test_a_transient_failure_is_retried_and_applied_once(
 async def test_unknown_types_and_malformed_bodies_are_dead_lettered_at_once_without_blocking(
     bus: Bus,
     bus_harness: BusHarness,
-    app_sessions: Sessions,
     owner_sessions: Sessions,
-    events_settings: EventsSettings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     consumer = await subscribed(bus, consumer_name())
     await bus.publish_to(
@@ -248,13 +222,8 @@ async def test_unknown_types_and_malformed_bodies_are_dead_lettered_at_once_with
     await bus_harness.inject_raw(consumer, b'{"not": "an envelope"')
     await bus.publish_to(consumer, [envelope("after")])
     outcomes = Outcomes()
-    async with running_worker(
-        bus,
-        {consumer: Consumer(THINGS, effect_handler(consumer))},
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-        metrics=outcomes.metrics,
+    async with start_worker(
+        {consumer: Consumer(THINGS, effect_handler(consumer))}, metrics=outcomes.metrics
     ):
 
         async def settled() -> bool:
@@ -282,10 +251,10 @@ async def test_unknown_types_and_malformed_bodies_are_dead_lettered_at_once_with
 
 async def test_a_replayed_dead_letter_is_handled_and_a_discarded_one_is_gone(
     bus: Bus,
-    app_sessions: Sessions,
     owner_sessions: Sessions,
     events_settings: EventsSettings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     consumer = consumer_name()
     broken = {"yes": True}
@@ -300,9 +269,7 @@ async def test_a_replayed_dead_letter_is_handled_and_a_discarded_one_is_gone(
     )
     settings = events_settings.model_copy(update={"max_attempts": 1})
     consumers = {consumer: Consumer(THINGS, until_fixed)}
-    async with running_worker(
-        bus, consumers, app_sessions=app_sessions, owner_sessions=owner_sessions, settings=settings
-    ):
+    async with start_worker(consumers, settings=settings):
 
         async def both_dead() -> bool:
             return len(await dead_letters_of(owner_sessions, consumer)) == 2
@@ -329,10 +296,9 @@ async def test_a_replayed_dead_letter_is_handled_and_a_discarded_one_is_gone(
 async def test_replay_since_redelivers_kept_events_to_that_consumer_only(
     bus: Bus,
     location: DatabaseLocation,
-    app_sessions: Sessions,
     owner_sessions: Sessions,
-    events_settings: EventsSettings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     tenant = uuid4()
     prefix = uuid4().hex[:8]
@@ -358,13 +324,7 @@ async def test_replay_since_redelivers_kept_events_to_that_consumer_only(
         location.owner_url, bus, consumer_name=late, consumer=consumers[late], since=since
     )
 
-    async with running_worker(
-        bus,
-        consumers,
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-    ):
+    async with start_worker(consumers):
 
         async def replayed() -> bool:
             counts = await effect_counts(owner_sessions, late)
@@ -383,10 +343,9 @@ async def test_replay_since_redelivers_kept_events_to_that_consumer_only(
 
 async def test_stopping_lets_the_handler_in_flight_finish(
     bus: Bus,
-    app_sessions: Sessions,
     owner_sessions: Sessions,
-    events_settings: EventsSettings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     consumer = consumer_name()
     started = asyncio.Event()
@@ -398,16 +357,9 @@ async def test_stopping_lets_the_handler_in_flight_finish(
 
     await bus.publish_to(await subscribed(bus, consumer), [envelope("slow")])
     outcomes = Outcomes()
-    async with running_worker(
-        bus,
-        {consumer: Consumer(THINGS, slow)},
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-        metrics=outcomes.metrics,
-    ):
+    async with start_worker({consumer: Consumer(THINGS, slow)}, metrics=outcomes.metrics):
         await asyncio.wait_for(started.wait(), timeout=20)
-    # running_worker has stopped the worker: the handler had finished and been acknowledged.
+    # start_worker's block has stopped the worker: the handler had finished and been acknowledged.
 
     assert await effect_counts(owner_sessions, consumer) == {"slow": 1}
     assert outcomes.count(consumer, "handled") == 1
@@ -420,7 +372,7 @@ POSTGRES_ONLY = pytest.mark.parametrize("bus_harness", ["postgres"], indirect=Tr
 
 @POSTGRES_ONLY
 async def test_deliveries_handed_out_together_share_a_transaction_each_bound_to_its_tenant(
-    bus: Bus, app_sessions: Sessions, owner_sessions: Sessions, events_settings: EventsSettings
+    bus: Bus, start_worker: StartWorker
 ) -> None:
     consumer = await subscribed(bus, consumer_name())
     first, second = uuid4(), uuid4()
@@ -442,13 +394,10 @@ async def test_deliveries_handed_out_together_share_a_transaction_each_bound_to_
         seen[delivered.payload["label"]] = (int(row[0]), row[1] or None)
 
     await _handle_all(
-        bus,
+        start_worker,
         consumer,
         Consumer(THINGS, observe),
         len(sent),
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
     )
 
     assert len({transaction for transaction, _ in seen.values()}) == 1
@@ -462,7 +411,7 @@ async def test_deliveries_handed_out_together_share_a_transaction_each_bound_to_
 
 @POSTGRES_ONLY
 async def test_a_consumer_that_is_not_batched_handles_each_event_in_its_own_transaction(
-    bus: Bus, app_sessions: Sessions, owner_sessions: Sessions, events_settings: EventsSettings
+    bus: Bus, start_worker: StartWorker
 ) -> None:
     consumer = await subscribed(bus, consumer_name())
     sent = [envelope(label) for label in ("a", "b", "c", "d")]
@@ -473,38 +422,24 @@ async def test_a_consumer_that_is_not_batched_handles_each_event_in_its_own_tran
         transactions.append(int(await session.scalar(text("SELECT txid_current()")) or 0))
 
     await _handle_all(
-        bus,
+        start_worker,
         consumer,
         Consumer(THINGS, observe, batched=False),
         len(sent),
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
     )
 
     assert len(set(transactions)) == len(sent)
 
 
 async def _handle_all(
-    bus: Bus,
+    start_worker: StartWorker,
     name: str,
     consumer: Consumer,
     count: int,
-    *,
-    app_sessions: Sessions,
-    owner_sessions: Sessions,
-    settings: EventsSettings,
 ) -> None:
     """Run a worker with ``consumer`` until it has handled ``count`` events, then stop it."""
     outcomes = Outcomes()
-    async with running_worker(
-        bus,
-        {name: consumer},
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=settings,
-        metrics=outcomes.metrics,
-    ):
+    async with start_worker({name: consumer}, metrics=outcomes.metrics):
 
         async def handled() -> bool:
             return outcomes.count(name, "handled") == count
@@ -515,10 +450,9 @@ async def _handle_all(
 @POSTGRES_ONLY
 async def test_a_handler_failing_in_a_batch_rolls_back_its_event_alone(
     bus: Bus,
-    app_sessions: Sessions,
     owner_sessions: Sessions,
-    events_settings: EventsSettings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     consumer = await subscribed(bus, consumer_name())
     await bus.publish_to(consumer, [envelope(label) for label in ("a", "broken", "b", "c")])
@@ -531,14 +465,7 @@ async def test_a_handler_failing_in_a_batch_rolls_back_its_event_alone(
             await session.execute(text("SELECT 1 / 0"))  # a database error, in the batch
 
     outcomes = Outcomes()
-    async with running_worker(
-        bus,
-        {consumer: Consumer(THINGS, breaks_once)},
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-        metrics=outcomes.metrics,
-    ):
+    async with start_worker({consumer: Consumer(THINGS, breaks_once)}, metrics=outcomes.metrics):
 
         async def applied() -> bool:
             return await effect_counts(owner_sessions, consumer) == {
@@ -558,11 +485,10 @@ async def test_a_handler_failing_in_a_batch_rolls_back_its_event_alone(
 @POSTGRES_ONLY
 async def test_a_batch_that_cannot_commit_is_handled_again_one_event_per_transaction(
     bus: Bus,
-    app_sessions: Sessions,
     owner_sessions: Sessions,
-    events_settings: EventsSettings,
     settings: Settings,
     effects: str,
+    start_worker: StartWorker,
 ) -> None:
     async with owner_sessions() as session, session.begin():
         # Checked at commit, not in the handler's savepoint: the batch's commit fails.
@@ -586,13 +512,8 @@ async def test_a_batch_that_cannot_commit_is_handled_again_one_event_per_transac
             await session.execute(text(twice), {"label": poison})
 
     outcomes = Outcomes()
-    async with running_worker(
-        bus,
-        {consumer: Consumer(THINGS, fails_at_commit)},
-        app_sessions=app_sessions,
-        owner_sessions=owner_sessions,
-        settings=events_settings,
-        metrics=outcomes.metrics,
+    async with start_worker(
+        {consumer: Consumer(THINGS, fails_at_commit)}, metrics=outcomes.metrics
     ):
 
         async def settled() -> bool:
