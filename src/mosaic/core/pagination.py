@@ -53,8 +53,9 @@ def inline_limit(limit: int) -> ColumnElement[int]:
     A list query runs as a prepared statement. With ``LIMIT $n`` PostgreSQL cannot cost the
     generic plan (it assumes a tenth of the rows will be read), finds it dearer than a plan
     made for the actual values, and so plans the statement again on every execution: for a
-    page of stories under the authorization filter that was more than half of PostgreSQL's
-    work. With the number in the text there is one statement per page size, planned once.
+    page of stories under the authorization filter that was a third of PostgreSQL's CPU per
+    request (docs/benchmarks.md). With the number in the text there is one statement per page
+    size, planned once.
     """
     return literal_column(str(int(limit)), Integer)
 
