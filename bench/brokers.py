@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import aio_pika
 import aioboto3
 import httpx
 
-from bench.machine import code_revision, load_average
+from bench.machine import measured_on
 from bench.options import REPOSITORY_ROOT, RunOptions
 from bench.report import markdown_table, text_table, write_section
 from bench.stats import Measurement, median_measurement, percentile
@@ -434,10 +433,8 @@ def markdown(results: list[Result], options: RunOptions) -> str:
     """The report section."""
     return (
         "## Event bus backends\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()} "
-        f"({os.cpu_count()} CPUs, load average {load_average()} at the end), "
-        f"Python {platform.python_version()}, code {code_revision(REPOSITORY_ROOT)}; "
-        f"medians of {max(1, options.rounds)} round(s) of {options.duration_seconds:g} s. "
+        f"{measured_on()}; medians of {max(1, options.rounds)} round(s) of "
+        f"{options.duration_seconds:g} s. "
         "Reproduce with `python -m bench.brokers`.\n\n"
         f"{markdown_table(HEADERS, _rows(results))}\n\n"
         f"One process publishes batches of {BATCH} and consumes with prefetch {PREFETCH}, "

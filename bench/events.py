@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.brokers import RABBITMQ_URL, moto_server
+from bench.machine import measured_on
 from bench.options import RunOptions
 from bench.report import markdown_table, text_table
 from bench.stats import percentile
@@ -314,13 +315,15 @@ def _rows(figures: list[Figures]) -> list[list[str]]:
 HEADERS = ["target", "events/s", "events/min", "p50 ms", "p95 ms", "p99 ms"]
 
 
-def markdown_section(figures: list[Figures]) -> str:
+def markdown_section(figures: list[Figures], *, measured: str) -> str:
     framework = [figure for figure in figures if figure.target.startswith("mosaic")]
     met = all(
         figure.p95_ms <= TARGET_P95_MS and figure.per_second * 60 >= TARGET_PER_MINUTE
         for figure in framework
     )
     return (
+        "## Events: throughput and latency\n\n"
+        f"{measured}. Reproduce with `python -m bench events`.\n\n"
         "Sustained throughput (a backlog of events drained: relay, bus, worker, idempotency "
         "record, handler) and commit-to-handler latency (50 events/s, one per transaction); "
         "one embedded PostgreSQL, writers, relay and worker in one process.\n\n"
@@ -336,4 +339,4 @@ def run(options: RunOptions) -> str:
     with tempfile.TemporaryDirectory(prefix="mosaic-bench-events-") as directory:
         figures = asyncio.run(_all(options, Path(directory)))
     print(text_table(HEADERS, _rows(figures)))
-    return markdown_section(figures)
+    return markdown_section(figures, measured=measured_on())

@@ -73,3 +73,12 @@ def describe(*, postgres_version: str, load_generator: str) -> list[tuple[str, s
         # Other work on the machine is the main source of noise; this shows how much there was.
         ("Load average as measuring began", load_average()),
     ]
+
+
+def measured_on() -> str:
+    """One line saying when, on what and at which code a short section was measured."""
+    return (
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()} "
+        f"({os.cpu_count()} CPUs, load average {load_average()} at the end), "
+        f"Python {platform.python_version()}, code {code_revision(REPOSITORY_ROOT)}"
+    )

@@ -21,10 +21,12 @@ def test_the_events_benchmark_is_registered() -> None:
 
 
 def test_the_section_lists_every_target_and_says_whether_the_targets_are_met() -> None:
-    met = markdown_section(_figures(p95_ms=40.0, per_second=100.0))
-    missed = markdown_section(_figures(p95_ms=140.0, per_second=100.0))
-    too_slow = markdown_section(_figures(p95_ms=40.0, per_second=10.0))
+    measured = "Measured 2026-12-06 on x86_64"
+    met = markdown_section(_figures(p95_ms=40.0, per_second=100.0), measured=measured)
+    missed = markdown_section(_figures(p95_ms=140.0, per_second=100.0), measured=measured)
+    too_slow = markdown_section(_figures(p95_ms=40.0, per_second=10.0), measured=measured)
 
+    assert met.startswith("## Events: throughput and latency\n\nMeasured 2026-12-06 on x86_64.")
     assert "| raw INSERT + SKIP LOCKED |" in met
     assert "| mosaic events (postgres) | 100 | 6000 |" in met
     assert met.rstrip().endswith("— met.")
