@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mosaic.core.mail import create_mailer
 from mosaic.core.settings import Settings
-from mosaic.events.audit_trail import append_to_audit_log
+from mosaic.events.audit_trail import append_all_to_audit_log, append_to_audit_log
 from mosaic.events.consumer import ALL_EVENT_TYPES, Consumer
 from mosaic.media.consumers import make_thumbnails
 from mosaic.media.storage import build_blob_store
@@ -23,7 +23,11 @@ CONSUMER_NAMES = ("audit", "thumbnails", "notifications")
 def consumers(settings: Settings) -> dict[str, Consumer]:
     """The consumers of this installation, by name (:data:`CONSUMER_NAMES`)."""
     return {
-        "audit": Consumer(event_types=frozenset({ALL_EVENT_TYPES}), handler=append_to_audit_log),
+        "audit": Consumer(
+            event_types=frozenset({ALL_EVENT_TYPES}),
+            handler=append_to_audit_log,
+            batch_handler=append_all_to_audit_log,
+        ),
         "thumbnails": Consumer(
             event_types=frozenset({"MediaUploaded"}),
             handler=make_thumbnails(build_blob_store(settings)),

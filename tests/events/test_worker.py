@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -429,6 +430,107 @@ async def test_a_consumer_that_is_not_batched_handles_each_event_in_its_own_tran
     )
 
     assert len(set(transactions)) == len(sent)
+
+
+@POSTGRES_ONLY
+async def test_a_batch_handler_applies_each_tenants_new_events_in_one_call_and_one_transaction(
+    bus: Bus, owner_sessions: Sessions, events_settings: EventsSettings, start_worker: StartWorker
+) -> None:
+    consumer = await subscribed(bus, consumer_name())
+    first, second = uuid4(), uuid4()
+    a, b, c = envelope("a", tenant=first), envelope("b", tenant=second), envelope("c", tenant=first)
+    seen_before = envelope("seen before", tenant=first)
+    no_tenant = replace(envelope("none"), tenant_id=None)
+    async with owner_sessions() as session, session.begin():
+        await session.execute(
+            text("INSERT INTO processed_events (consumer, event_id) VALUES (:consumer, :id)"),
+            {"consumer": consumer, "id": seen_before.id},
+        )
+    # ``a`` twice: a redelivery in the same batch.
+    await bus.publish_to(consumer, [a, b, seen_before, a, no_tenant, c])
+    calls: list[tuple[int, str | None, list[str]]] = []
+
+    async def apply_all(session: AsyncSession, delivered: Sequence[Envelope]) -> None:
+        row = (
+            await session.execute(
+                text("SELECT txid_current(), current_setting('mosaic.tenant_id', true)")
+            )
+        ).one()
+        calls.append((int(row[0]), row[1] or None, [e.payload["label"] for e in delivered]))
+
+    async def one_by_one(session: AsyncSession, delivered: Envelope) -> None:
+        raise AssertionError("the batch handler applies a batch")
+
+    outcomes = Outcomes()
+    async with start_worker(
+        {consumer: Consumer(THINGS, one_by_one, batch_handler=apply_all)},
+        # One lane: it takes all six in one batch.
+        settings=events_settings.model_copy(update={"concurrency": 1}),
+        metrics=outcomes.metrics,
+    ):
+
+        async def settled() -> bool:
+            return outcomes.count(consumer, "handled") + outcomes.count(consumer, "duplicate") == 6
+
+        await eventually(settled)
+
+    assert outcomes.count(consumer, "handled") == 4
+    assert outcomes.count(consumer, "duplicate") == 2
+    assert len({transaction for transaction, _, _ in calls}) == 1
+    assert sorted((tenant, labels) for _, tenant, labels in calls if tenant) == sorted(
+        [(str(first), ["a", "c"]), (str(second), ["b"])]
+    )
+    assert [labels for _, tenant, labels in calls if tenant is None] == [["none"]]
+
+
+@POSTGRES_ONLY
+async def test_a_failing_batch_handler_leaves_the_batch_to_the_handler_one_event_at_a_time(
+    bus: Bus, owner_sessions: Sessions, effects: str, start_worker: StartWorker
+) -> None:
+    consumer = await subscribed(bus, consumer_name())
+    tenant = uuid4()
+    await bus.publish_to(
+        consumer, [envelope(label, tenant=tenant) for label in ("a", "broken", "b")]
+    )
+
+    batches: list[int] = []
+
+    async def apply_all(session: AsyncSession, delivered: Sequence[Envelope]) -> None:
+        batches.append(len(delivered))
+        for each in delivered:
+            await apply_effect(session, each, consumer)
+        await session.execute(text("SELECT 1 / 0"))  # after the effects: all rolled back
+
+    failures = ["broken"]
+
+    async def one_by_one(session: AsyncSession, delivered: Envelope) -> None:
+        await apply_effect(session, delivered, consumer)
+        if delivered.payload["label"] in failures:
+            failures.clear()
+            raise RuntimeError("broken once")
+
+    outcomes = Outcomes()
+    async with start_worker(
+        {consumer: Consumer(THINGS, one_by_one, batch_handler=apply_all)},
+        metrics=outcomes.metrics,
+    ):
+
+        async def applied() -> bool:
+            return await effect_counts(owner_sessions, consumer) == {"a": 1, "broken": 1, "b": 1}
+
+        await eventually(applied)
+
+    assert batches == [3]
+    assert outcomes.count(consumer, "retried") == 1
+    assert outcomes.count(consumer, "handled") == 3
+
+
+def test_only_a_batched_consumer_has_a_batch_handler() -> None:
+    async def apply_all(session: AsyncSession, delivered: Sequence[Envelope]) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="not batched"):
+        Consumer(THINGS, effect_handler("x"), batched=False, batch_handler=apply_all)
 
 
 async def _handle_all(

@@ -19,22 +19,28 @@ _APPEND = insert(Base.metadata.tables[EventAuditEntry.__tablename__])
 
 async def append_to_audit_log(session: AsyncSession, envelope: Envelope) -> None:
     """Record ``envelope`` once; the worker's idempotency makes a redelivery a no-op."""
-    await session.execute(
-        _APPEND,
-        {
-            "event_id": UUID(envelope.id),
-            "position": envelope.position,
-            "tenant_id": UUID(envelope.tenant_id) if envelope.tenant_id else None,
-            "type": envelope.type,
-            "version": envelope.version,
-            "occurred_at": envelope.occurred_at,
-            "actor_id": envelope.actor_id,
-            "resource_kind": envelope.resource_kind,
-            "resource_id": envelope.resource_id,
-            "correlation_id": envelope.correlation_id,
-            "payload": envelope.payload,
-        },
-    )
+    await session.execute(_APPEND, _entry(envelope))
+
+
+async def append_all_to_audit_log(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    """Record a batch of one tenant's events in one statement (the worker's batch handler)."""
+    await session.execute(_APPEND, [_entry(envelope) for envelope in envelopes])
+
+
+def _entry(envelope: Envelope) -> dict[str, object]:
+    return {
+        "event_id": UUID(envelope.id),
+        "position": envelope.position,
+        "tenant_id": UUID(envelope.tenant_id) if envelope.tenant_id else None,
+        "type": envelope.type,
+        "version": envelope.version,
+        "occurred_at": envelope.occurred_at,
+        "actor_id": envelope.actor_id,
+        "resource_kind": envelope.resource_kind,
+        "resource_id": envelope.resource_id,
+        "correlation_id": envelope.correlation_id,
+        "payload": envelope.payload,
+    }
 
 
 async def list_entries(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,10 @@ ALL_EVENT_TYPES = "*"
 # events may share the transaction, each in a savepoint of its own). Raising rolls the effect
 # back and the delivery is retried (then dead-lettered).
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# Applies several events of one tenant at once, in a transaction bound to that tenant, as the
+# handler would one by one; must not commit nor roll back. Raising rolls the whole batch back,
+# and the worker handles its events again one at a time with the handler.
+BatchHandler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,13 @@ class Consumer:
     # effect outside the database (a mail) says False: its events are never handled twice
     # because a neighbour's commit failed.
     batched: bool = True
+    # Applies a batch's events with fewer statements than the handler one by one (the audit
+    # trail's multi-row INSERT); only for a batched consumer.
+    batch_handler: BatchHandler | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_handler is not None and not self.batched:
+            raise ValueError("a consumer that is not batched has no batch handler")
 
     def accepts(self, event_type: str) -> bool:
         return ALL_EVENT_TYPES in self.event_types or event_type in self.event_types

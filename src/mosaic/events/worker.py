@@ -10,9 +10,12 @@ does not handle) the delivery becomes a dead letter in PostgreSQL.
 Deliveries the bus hands out together are handled as a batch: one transaction, each event in a
 savepoint of its own (its tenant bound inside it), so a handler that raises rolls back its
 event alone, which is retried as above while the others commit; then one acknowledgement for
-all. A batch whose transaction fails outside a handler (the commit, a dropped connection) is
-handled again one event per transaction. A lane takes at most ``prefetch / concurrency``
-deliveries, so that every lane has work.
+all. A consumer with a batch handler (the audit trail) skips the savepoints: per tenant in the
+batch, one statement binds the tenant and writes every proof, and one call applies the events
+seen for the first time; if anything in it raises, the batch is handled again as above, a
+savepoint per event. A batch whose transaction fails outside a handler (the commit, a dropped
+connection) is handled again one event per transaction. A lane takes at most
+``prefetch / concurrency`` deliveries, so that every lane has work.
 
 On stop, the worker takes no new deliveries and lets in-flight handlers finish (up to a grace
 period); deliveries it had claimed but not started go back to the queue.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import ARRAY, String, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mosaic.core.database import TENANT_SETTING
@@ -53,6 +56,21 @@ _BIND_AND_PROVE = text(
     RETURNING event_id
     """
 ).bindparams(setting=TENANT_SETTING)
+
+
+# The same for a batch's events of one tenant: the ids proved now, i.e. seen for the first time.
+_BIND_AND_PROVE_ALL = text(
+    """
+    WITH bound AS (SELECT set_config(:setting, :tenant_id, true))
+    INSERT INTO processed_events (consumer, event_id)
+    SELECT :consumer, event_id FROM bound, unnest(:event_ids) AS event_id
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+    """
+).bindparams(
+    bindparam("setting", TENANT_SETTING),
+    bindparam("event_ids", type_=ARRAY(String())),
+)
 
 
 @dataclass(frozen=True)
@@ -177,7 +195,7 @@ class Worker:
         if not usable:
             return
         try:
-            outcomes = await self._handle_together(consumer, usable)
+            outcomes = await self._handle_batch(consumer, usable)
         except Exception:
             logger.warning("event_batch_failed", consumer=usable[0].consumer, exc_info=True)
             for delivery in usable:
@@ -198,6 +216,57 @@ class Worker:
             if isinstance(outcome, Exception):
                 outcome = await self._failed_handler(delivery, outcome)
             self._count(delivery, outcome)
+
+    async def _handle_batch(
+        self, consumer: Consumer, deliveries: list[Delivery]
+    ) -> list[tuple[Delivery, str | Exception]]:
+        """With the batch handler if the consumer has one and it succeeds, else a savepoint
+        per delivery. Raises when the transaction itself fails."""
+        if consumer.batch_handler is not None:
+            try:
+                return await self._handle_at_once(consumer, deliveries)
+            except Exception:
+                logger.info(
+                    "event_batch_handled_one_by_one",
+                    consumer=deliveries[0].consumer,
+                    exc_info=True,
+                )
+        return await self._handle_together(consumer, deliveries)
+
+    async def _handle_at_once(
+        self, consumer: Consumer, deliveries: list[Delivery]
+    ) -> list[tuple[Delivery, str | Exception]]:
+        """One transaction; per tenant, the proofs in one statement and the events seen for
+        the first time in one call of the batch handler. Raises if anything fails."""
+        assert consumer.batch_handler is not None
+        by_tenant: dict[str, list[Delivery]] = {}
+        for delivery in deliveries:
+            by_tenant.setdefault(_envelope(delivery).tenant_id or "", []).append(delivery)
+        outcomes: dict[int, str] = {}
+        async with self._app_sessions() as session, session.begin():
+            for tenant_id, group in by_tenant.items():
+                proved = await session.execute(
+                    _BIND_AND_PROVE_ALL,
+                    {
+                        "tenant_id": tenant_id,
+                        "consumer": group[0].consumer,
+                        "event_ids": [_envelope(delivery).id for delivery in group],
+                    },
+                )
+                first_time = set(proved.scalars())
+                fresh: list[Envelope] = []
+                for delivery in group:
+                    envelope = _envelope(delivery)
+                    # The same event twice in a batch (a redelivery) is applied once.
+                    if envelope.id in first_time:
+                        first_time.discard(envelope.id)
+                        fresh.append(envelope)
+                        outcomes[id(delivery)] = "handled"
+                    else:
+                        outcomes[id(delivery)] = "duplicate"
+                if fresh:
+                    await consumer.batch_handler(session, fresh)
+        return [(delivery, outcomes[id(delivery)]) for delivery in deliveries]
 
     async def _handle_together(
         self, consumer: Consumer, deliveries: list[Delivery]
@@ -326,6 +395,11 @@ class _Batch:
     def start(self) -> list[Delivery]:
         self.open = False
         return self.deliveries
+
+
+def _envelope(delivery: Delivery) -> Envelope:
+    assert delivery.envelope is not None  # _unusable let only envelopes through
+    return delivery.envelope
 
 
 def _unusable(consumer: Consumer, delivery: Delivery) -> str | None:
