@@ -217,3 +217,49 @@ async def test_a_crash_between_publish_and_mark_republishes_and_the_consumer_app
     counts = await effect_counts(owner_sessions, consumer)
     mine = {label: n for label, n in counts.items() if label.startswith(prefix)}
     assert mine == dict.fromkeys(labels(prefix, 5), 1)
+
+
+async def test_under_a_steady_stream_the_relays_rounds_are_paced_into_batches(
+    bus: Bus, location: DatabaseLocation, owner_sessions: Sessions
+) -> None:
+    prefix = uuid4().hex[:8]
+    rounds: list[list[str]] = []
+
+    class Recording:
+        """The bus, and the labels of each publish call that carried this test's events."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(bus, name)
+
+        async def publish(self, envelopes: Sequence[Envelope]) -> None:
+            mine = [e.payload["label"] for e in envelopes if e.payload["label"].startswith(prefix)]
+            if mine:
+                rounds.append(mine)
+            await bus.publish(envelopes)
+
+    relay = Relay(location.owner_url, Recording(), batch_window_seconds=1.0)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.sleep(1.5)  # listening, caught up with older rows, the window passed
+        tenant = uuid4()
+        await emit(owner_sessions, tenant, [f"{prefix}-first"])
+
+        async def first_published() -> bool:
+            return len(rounds) == 1
+
+        await eventually(first_published)
+        # Three writes committed one after the other, within the window the first round
+        # opened: the next round publishes them together.
+        for index in range(3):
+            await emit(owner_sessions, tenant, [f"{prefix}-{index}"])
+
+        async def all_published() -> bool:
+            return sum(len(labels) for labels in rounds) == 4
+
+        await eventually(all_published)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    assert rounds == [[f"{prefix}-first"], [f"{prefix}-0", f"{prefix}-1", f"{prefix}-2"]]

@@ -306,6 +306,10 @@ class EventsSettings(_Section):
     lease_seconds: float = Field(default=60.0, gt=0, le=43_200)
     # Outbox rows the relay publishes per round.
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Under a steady stream of events, the relay and each PostgreSQL-bus consumer start a round
+    # at most this often, so that rounds carry batches (``mosaic.events.pacing``); at rest, or
+    # with a backlog, a round starts at once. 0 turns it off: a round per wake-up.
+    batch_window_seconds: float = Field(default=0.02, ge=0, le=1)
     # ``mosaic serve`` runs the relay and the consumers in-process unless this is false.
     run_worker: bool = Field(
         default=True, validation_alias=AliasChoices("MOSAIC_RUN_WORKER", "MOSAIC_EVENTS_RUN_WORKER")

@@ -7,8 +7,9 @@ not published, so nothing is lost.
 Several relays may run (one per ``mosaic serve`` / ``mosaic worker``): each round holds a
 transaction-level advisory lock, so one relay publishes at a time and events leave in order.
 A relay sleeps on ``LISTEN mosaic_outbox`` (the outbox trigger NOTIFYs at commit) and polls
-slowly in case a notification was missed. It never dies of a database outage: it logs, waits
-and reconnects.
+slowly in case a notification was missed; under a steady stream of writes its rounds are paced
+(``mosaic.events.pacing``) so that each carries a batch. It never dies of a database outage: it
+logs, waits and reconnects.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.engine import URL
 
 from mosaic.events.bus import Bus, Envelope
 from mosaic.events.connections import CONNECTION_ERRORS, Listener, connect_kwargs
+from mosaic.events.pacing import RoundPacer
 
 logger = structlog.get_logger(__name__)
 
@@ -70,11 +72,13 @@ class Relay:
         *,
         batch_size: int = 500,
         poll_interval_seconds: float = 5.0,
+        batch_window_seconds: float = 0.0,
     ) -> None:
         self._kwargs = connect_kwargs(owner_url, application_name="mosaic-relay")
         self._bus = bus
         self._batch_size = batch_size
         self._poll_interval = poll_interval_seconds
+        self._pacer = RoundPacer(batch_window_seconds)
         self._wake = asyncio.Event()
         self._listener = Listener(
             owner_url, OUTBOX_CHANNEL, lambda _: self._wake.set(), application_name="mosaic-relay"
@@ -87,9 +91,15 @@ class Relay:
         while not stop.is_set():
             try:
                 await self._listener.ensure()
+                if (delay := self._pacer.delay()) > 0:
+                    await _wait(stop, delay)
                 self._wake.clear()
-                while await self.publish_pending() == self._batch_size and not stop.is_set():
-                    pass
+                while True:
+                    started_at = self._pacer.start()
+                    full = await self.publish_pending() == self._batch_size
+                    self._pacer.finished(started_at, full=full)
+                    if not full or stop.is_set():
+                        break
                 backoff = 0.2
             except CONNECTION_ERRORS as exc:
                 logger.warning("relay_database_unavailable", error=str(exc), retry_in=backoff)

@@ -87,6 +87,7 @@ class EventRuntime:
                 bus,
                 batch_size=events.relay_batch_size,
                 poll_interval_seconds=events.poll_interval_seconds,
+                batch_window_seconds=events.batch_window_seconds,
             )
             self._tasks.append(asyncio.create_task(relay_runtime.run(self._stop)))
         logger.info("events_started", bus=bus.name, relay=relay, consumers=sorted(self._consumers))

@@ -9,7 +9,7 @@ import pytest
 
 from mosaic.events.backends.postgres import PostgresBus
 from mosaic.events.bus import Bus, Delivery
-from tests.events.backends.conftest import BusHarness
+from tests.events.backends.conftest import BusHarness, PostgresHarness
 from tests.events.backends.contract import TIMEOUT_SECONDS, consuming, envelope, subscribed
 
 
@@ -79,3 +79,37 @@ async def test_a_delivery_settled_twice_frees_one_place_not_two(
         await bus.ack(second)
         assert (await third).handle not in {first.handle, second.handle}
         assert watched.claims == [1]
+
+
+@pytest.mark.parametrize("harness", ["postgres"], indirect=True)
+async def test_under_a_steady_stream_a_consumers_claims_are_paced_into_batches(
+    harness: BusHarness, bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(harness, PostgresHarness)
+    paced = PostgresBus(harness.location, poll_interval_seconds=0.5, batch_window_seconds=1.0)
+    await paced.start()
+    consumer = await subscribed(harness, bus, ["StoryCreated"])
+    claimed: list[int] = []
+    claim = paced._claim
+
+    async def watched(name: str, limit: int) -> list[Delivery]:
+        rows = await claim(name, limit)
+        if rows:
+            claimed.append(len(rows))
+        return rows
+
+    try:
+        monkeypatch.setattr(paced, "_claim", watched)
+        async with asyncio.timeout(TIMEOUT_SECONDS), consuming(paced, consumer) as stream:
+            await bus.publish([envelope()])
+            await paced.ack(await anext(stream))
+            # Three events, each published on its own as writes commit, within the window
+            # that the first, short claim opened: the next claim takes them together.
+            for _ in range(3):
+                await bus.publish([envelope()])
+            for _ in range(3):
+                await paced.ack(await anext(stream))
+    finally:
+        await paced.close()
+
+    assert claimed == [1, 3]

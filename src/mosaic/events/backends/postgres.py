@@ -4,7 +4,9 @@ Consumers claim rows with ``FOR UPDATE SKIP LOCKED`` and a lease (``available_at
 the future, like an SQS visibility timeout), so several workers share a consumer's queue and a
 worker that dies mid-batch loses nothing: its leased rows come back when the lease ends.
 Retries move ``available_at`` by the backoff. Publishing NOTIFYs ``mosaic_deliveries`` with the
-consumer's name, so an idle consumer wakes within milliseconds; a slow poll backs it up.
+consumer's name, so an idle consumer wakes within milliseconds; a slow poll backs it up. Under a
+steady stream, a consumer's claims are paced (``mosaic.events.pacing``) so that each carries a
+batch.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mosaic.core.database import DatabaseLocation
 from mosaic.core.settings import Settings
 from mosaic.events.bus import Delivery, Envelope, MalformedMessage
 from mosaic.events.connections import CONNECTION_ERRORS, Listener, connect_kwargs
+from mosaic.events.pacing import RoundPacer
 
 logger = structlog.get_logger(__name__)
 
@@ -81,10 +84,12 @@ class PostgresBus:
         poll_interval_seconds: float = 5.0,
         lease_seconds: float = 60.0,
         pool_size: int = 4,
+        batch_window_seconds: float = 0.0,
     ) -> None:
         self._url = location.owner_url
         self._poll_interval = poll_interval_seconds
         self._lease = lease_seconds
+        self._batch_window = batch_window_seconds
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._wake: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
@@ -102,6 +107,7 @@ class PostgresBus:
             database,
             poll_interval_seconds=settings.events.poll_interval_seconds,
             lease_seconds=settings.events.lease_seconds,
+            batch_window_seconds=settings.events.batch_window_seconds,
         )
 
     async def start(self) -> None:
@@ -154,6 +160,7 @@ class PostgresBus:
         Deliveries claimed but not yet handed out when the consumer stops are released at once.
         """
         wake = self._wake[consumer]
+        pacer = RoundPacer(self._batch_window)
         claimed: list[Delivery] = []
         try:
             while not self._closed.is_set():
@@ -164,9 +171,13 @@ class PostgresBus:
                     wake.clear()
                     await self._sleep(wake, self._poll_interval)
                     continue
+                if (delay := pacer.delay()) > 0:
+                    await self._sleep(self._closed, delay)
                 wake.clear()
                 try:
+                    started_at = pacer.start()
                     claimed = await self._claim(consumer, room)
+                    pacer.finished(started_at, full=len(claimed) == room)
                 except CONNECTION_ERRORS as exc:
                     logger.warning("bus_claim_failed", consumer=consumer, error=str(exc))
                     await self._sleep(self._closed, 1.0)
