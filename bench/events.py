@@ -169,7 +169,12 @@ async def _framework(
         settings=configured.events,
     )
     await worker.subscribe()
-    relay = Relay(location.owner_url, bus, batch_size=configured.events.relay_batch_size)
+    relay = Relay(
+        location.owner_url,
+        bus,
+        batch_size=configured.events.relay_batch_size,
+        batch_window_seconds=configured.events.batch_window_seconds,
+    )
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     tenant = uuid4()
