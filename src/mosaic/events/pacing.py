@@ -3,10 +3,11 @@
 Each relay round and each claim costs the same few statements whatever it carries. Woken by
 every commit, they would run once per event under a steady stream of writes: the background
 process then spends most of its CPU on rounds of one. A pacer holds the next round back until a
-short window has passed since the last round that came back short (it took everything there
-was): what arrives meanwhile is taken together. After a quiet spell longer than the window, or
-after a full round (a backlog), the next round starts at once, so an event written at rest is
-not delayed, and a backlog drains as fast as before.
+short window has passed since the last round that took something but not as much as it could
+(it took everything there was): what arrives meanwhile is taken together. A round that found
+nothing leaves the window where it was, so the first event after a quiet spell longer than the
+window goes at once; after a full round (a backlog) the next starts at once too, so a backlog
+drains as fast as before.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class RoundPacer:
         """A round starts now: its start, for :meth:`finished`."""
         return self._clock()
 
-    def finished(self, started_at: float, *, full: bool) -> None:
-        """The round started at ``started_at`` took as much as it could (``full``) or less."""
-        self._short_round_at = None if full else started_at
+    def finished(self, started_at: float, *, taken: int, limit: int) -> None:
+        """The round started at ``started_at`` took ``taken`` of at most ``limit``."""
+        if taken >= limit:
+            self._short_round_at = None
+        elif taken > 0:
+            self._short_round_at = started_at

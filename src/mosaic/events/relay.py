@@ -96,9 +96,9 @@ class Relay:
                 self._wake.clear()
                 while True:
                     started_at = self._pacer.start()
-                    full = await self.publish_pending() == self._batch_size
-                    self._pacer.finished(started_at, full=full)
-                    if not full or stop.is_set():
+                    published = await self.publish_pending()
+                    self._pacer.finished(started_at, taken=published, limit=self._batch_size)
+                    if published < self._batch_size or stop.is_set():
                         break
                 backoff = 0.2
             except CONNECTION_ERRORS as exc:

@@ -177,7 +177,7 @@ class PostgresBus:
                 try:
                     started_at = pacer.start()
                     claimed = await self._claim(consumer, room)
-                    pacer.finished(started_at, full=len(claimed) == room)
+                    pacer.finished(started_at, taken=len(claimed), limit=room)
                 except CONNECTION_ERRORS as exc:
                     logger.warning("bus_claim_failed", consumer=consumer, error=str(exc))
                     await self._sleep(self._closed, 1.0)
