@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import api, auth, brokers, event_drain, events, process, stories
+from bench import api, auth, brokers, event_drain, events, process, statements, stories
 from bench.options import DEFAULT_REPORT, RunOptions
 from bench.report import write_section
 from bench.wrk import LoadGeneratorUnavailable
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Callable[[RunOptions], str]] = {
     event_drain.NAME: event_drain.run,
     brokers.NAME: brokers.run,
     process.NAME: process.run,
+    statements.NAME: statements.run,
 }
 
 
