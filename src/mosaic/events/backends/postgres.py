@@ -173,6 +173,7 @@ class PostgresBus:
                     continue
                 if (delay := pacer.delay()) > 0:
                     await self._sleep(self._closed, delay)
+                    continue  # settles meanwhile may have made more room
                 wake.clear()
                 try:
                     started_at = pacer.start()
