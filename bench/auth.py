@@ -28,10 +28,9 @@ import httpx
 from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.cluster import migrated_cluster
 from bench.report import write_section
 from mosaic.app import create_app
-from mosaic.core.database import DatabaseLocation
-from mosaic.core.embedded_postgres import EmbeddedPostgres
 from mosaic.core.logging import configure_logging
 from mosaic.core.settings import (
     DatabaseSettings,
@@ -45,7 +44,6 @@ from mosaic.core.settings import (
 from mosaic.identity import access_tokens
 from mosaic.identity.passwords import Passwords
 from mosaic.identity.signing_keys import KeyRing, new_signing_key
-from mosaic.migrations import runner
 
 NAME = "auth"
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -123,12 +121,8 @@ async def _median_ms(rounds: int, request: Callable[[], Awaitable[httpx.Response
 
 
 async def _request_figures(rounds: int, data_dir: Path) -> dict[str, float]:
-    cluster = EmbeddedPostgres(data_dir / "postgres")
-    cluster.start()
-    try:
-        database = DatabaseSettings(pool_size=5, pool_max_overflow=5)
-        location = DatabaseLocation.for_owner(cluster.url(), database)
-        await asyncio.to_thread(runner.upgrade, location.owner_url, database)
+    database = DatabaseSettings(pool_size=5, pool_max_overflow=5)
+    async with migrated_cluster(data_dir, database) as location:
         figures: dict[str, float] = {}
         for cache_seconds, suffix in ((5.0, ""), (0.0, "_uncached")):
             settings = Settings(
@@ -150,8 +144,6 @@ async def _request_figures(rounds: int, data_dir: Path) -> dict[str, float]:
                 ).items()
             }
         return figures
-    finally:
-        cluster.stop()
 
 
 async def _over_http(app: Any, rounds: int) -> dict[str, float]:

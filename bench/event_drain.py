@@ -23,18 +23,17 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from bench.cluster import migrated_cluster
 from bench.machine import describe, load_average
 from bench.options import RunOptions
 from bench.report import markdown_table, text_table
 from mosaic.core.database import DatabaseLocation, create_engine, create_sessionmaker
-from mosaic.core.embedded_postgres import EmbeddedPostgres
 from mosaic.core.logging import configure_logging
 from mosaic.core.settings import DatabaseSettings, ObservabilitySettings, Settings
 from mosaic.event_consumers import consumers
 from mosaic.events import record
 from mosaic.events.connections import connect_kwargs
 from mosaic.events.runtime import EventRuntime
-from mosaic.migrations import runner
 from mosaic.stories.events import StoryCreated
 
 NAME = "event-drain"
@@ -122,19 +121,13 @@ async def _round(settings: Settings, location: DatabaseLocation, count: int) -> 
 
 async def _all(options: RunOptions, data_dir: Path) -> tuple[list[Round], str]:
     """The rounds, and the PostgreSQL version they ran on."""
-    cluster = EmbeddedPostgres(data_dir / "postgres")
-    cluster.start()
-    try:
-        database = DatabaseSettings(data_dir=data_dir, pool_size=10)
-        location = DatabaseLocation.for_owner(cluster.url(), database)
-        await asyncio.to_thread(runner.upgrade, location.owner_url, database)
+    database = DatabaseSettings(data_dir=data_dir, pool_size=10)
+    async with migrated_cluster(data_dir, database) as location:
         settings = Settings(database=database)
         count = 200 if options.quick else EVENTS
         await _round(settings, location, 200)  # warm-up: imports, first connections
         rounds = [await _round(settings, location, count) for _ in range(max(1, options.rounds))]
         return rounds, await _server_version(location)
-    finally:
-        cluster.stop()
 
 
 async def _server_version(location: DatabaseLocation) -> str:
@@ -180,12 +173,11 @@ def run(options: RunOptions) -> str:
     began = load_average()
     with tempfile.TemporaryDirectory(prefix="mosaic-bench-drain-") as directory:
         rounds, version = asyncio.run(_all(options, Path(directory)))
-    machine = [
-        (label, began if label == "Load average as measuring began" else value)
-        for label, value in describe(
-            postgres_version=version, load_generator="none: the backlog is written, then drained"
-        )
-    ]
+    machine = describe(
+        postgres_version=version,
+        load_generator="none: the backlog is written, then drained",
+        load_average_began=began,
+    )
     machine.append(("Load average as measuring ended", load_average()))
     print(text_table(HEADERS, _rows(rounds)))
     return markdown_section(rounds, machine, options)

@@ -27,12 +27,12 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.brokers import RABBITMQ_URL, moto_server
+from bench.cluster import migrated_cluster
 from bench.machine import measured_on
 from bench.options import RunOptions
 from bench.report import markdown_table, text_table
 from bench.stats import percentile
 from mosaic.core.database import DatabaseLocation, create_engine, create_sessionmaker
-from mosaic.core.embedded_postgres import EmbeddedPostgres
 from mosaic.core.logging import configure_logging
 from mosaic.core.settings import (
     DatabaseSettings,
@@ -50,7 +50,6 @@ from mosaic.events.connections import connect_kwargs
 from mosaic.events.consumer import Consumer
 from mosaic.events.relay import Relay
 from mosaic.events.worker import Worker
-from mosaic.migrations import runner
 
 NAME = "events"
 # Every bus backend, in one run: RabbitMQ is the machine's broker (``MOSAIC_BENCH_RABBITMQ_URL``),
@@ -271,12 +270,8 @@ async def _raw_baseline(location: DatabaseLocation, options: RunOptions) -> Figu
 
 
 async def _all(options: RunOptions, data_dir: Path) -> list[Figures]:
-    cluster = EmbeddedPostgres(data_dir / "postgres")
-    cluster.start()
-    try:
-        database = DatabaseSettings(pool_size=10)
-        location = DatabaseLocation.for_owner(cluster.url(), database)
-        await asyncio.to_thread(runner.upgrade, location.owner_url, database)
+    database = DatabaseSettings(pool_size=10)
+    async with migrated_cluster(data_dir, database) as location:
         figures = [await _raw_baseline(location, options)]
         with moto_server() as moto_endpoint:
             # moto takes any credentials; the bus reads them from the usual AWS chain.
@@ -299,8 +294,6 @@ async def _all(options: RunOptions, data_dir: Path) -> list[Figures]:
             for backend in BACKENDS:
                 figures.append(await _framework(backend, settings, location, options))
         return figures
-    finally:
-        cluster.stop()
 
 
 def _rows(figures: list[Figures]) -> list[list[str]]:

@@ -51,8 +51,11 @@ def load_average() -> str:
     return f"{load_1:.2f} (1 min), {load_5:.2f} (5 min)"
 
 
-def describe(*, postgres_version: str, load_generator: str) -> list[tuple[str, str]]:
-    """Label/value pairs: hardware, software and how busy the machine already was."""
+def describe(
+    *, postgres_version: str, load_generator: str, load_average_began: str | None = None
+) -> list[tuple[str, str]]:
+    """Label/value pairs: hardware, software and how busy the machine already was (now, or
+    ``load_average_began`` if the benchmark read it before starting its own processes)."""
     memory_kb = _first_value("/proc/meminfo", "MemTotal")
     memory = f"{int(memory_kb.split()[0]) / 1024**2:.1f} GiB" if memory_kb else "unknown"
     usable = len(os.sched_getaffinity(0))
@@ -71,7 +74,7 @@ def describe(*, postgres_version: str, load_generator: str) -> list[tuple[str, s
         ("Load generator", load_generator),
         ("Code", code_revision(REPOSITORY_ROOT)),
         # Other work on the machine is the main source of noise; this shows how much there was.
-        ("Load average as measuring began", load_average()),
+        ("Load average as measuring began", load_average_began or load_average()),
     ]
 
 

@@ -28,19 +28,17 @@ import uvloop
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from bench.cluster import migrated_cluster
 from bench.machine import describe, load_average
 from bench.options import RunOptions
 from bench.report import markdown_table, text_table
 from mosaic.core.database import (
     TENANT_SETTING,
-    DatabaseLocation,
     create_engine,
     create_sessionmaker,
 )
-from mosaic.core.embedded_postgres import EmbeddedPostgres
 from mosaic.core.logging import configure_logging
 from mosaic.core.settings import DatabaseSettings, ObservabilitySettings
-from mosaic.migrations import runner
 from mosaic.models import Tenant
 
 NAME = "statements"
@@ -73,10 +71,7 @@ def run(options: RunOptions) -> str:
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop,
     ):
         figures, version = loop.run(_all(options, Path(directory)))
-    machine = [
-        (label, began if label == "Load average as measuring began" else value)
-        for label, value in describe(postgres_version=version, load_generator="none")
-    ]
+    machine = describe(postgres_version=version, load_generator="none", load_average_began=began)
     machine.append(("Load average as measuring ended", load_average()))
     headers, rows = _table(figures)
     print(text_table(headers, rows))
@@ -84,12 +79,8 @@ def run(options: RunOptions) -> str:
 
 
 async def _all(options: RunOptions, data_dir: Path) -> tuple[list[Figure], str]:
-    cluster = EmbeddedPostgres(data_dir / "postgres")
-    cluster.start()
-    try:
-        database = DatabaseSettings(data_dir=data_dir, pool_size=2)
-        location = DatabaseLocation.for_owner(cluster.url(), database)
-        await asyncio.to_thread(runner.upgrade, location.owner_url, database)
+    database = DatabaseSettings(data_dir=data_dir, pool_size=2)
+    async with migrated_cluster(data_dir, database) as location:
         engine = create_engine(location.owner_url, database, application_name="bench")
         tenant_id = uuid4()
         try:
@@ -104,8 +95,6 @@ async def _all(options: RunOptions, data_dir: Path) -> tuple[list[Figure], str]:
         finally:
             await engine.dispose()
         return _medians(rounds), version
-    finally:
-        cluster.stop()
 
 
 async def _round(engine: AsyncEngine, tenant_id: UUID, calls: int) -> list[Figure]:
